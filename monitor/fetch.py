@@ -1,0 +1,173 @@
+"""Polling feeds over HTTP (httpx lives here only) and file://.
+
+Every feed is fetched concurrently, at most `max_concurrency` at once and
+`per_host` at once per host, so one slow outlet does not hold up the rest and
+we never hammer a server. Each request has a connect/read timeout and a total
+deadline (a server dripping one byte a second never ends a read timeout).
+Conditional GET sends the stored ETag / Last-Modified; a 304 is a success.
+Bodies are read as a stream and cut off at `max_bytes` after decompression,
+so a gzip bomb costs at most `max_bytes` of memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from .config import PollConfig
+from .models import Feed, FetchResult
+
+log = logging.getLogger(__name__)
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
+logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
+)
+
+
+class Fetcher:
+    """One shared AsyncClient for a cycle (connection reuse), with per-host limits."""
+
+    def __init__(self, poll: PollConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.poll = poll
+        self._global = asyncio.Semaphore(poll.max_concurrency)
+        self._per_host: dict[str, asyncio.Semaphore] = {}
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(poll.timeout_seconds),
+            follow_redirects=True,
+            max_redirects=poll.max_redirects,
+            limits=httpx.Limits(
+                max_connections=poll.max_concurrency, max_keepalive_connections=poll.max_concurrency
+            ),
+            headers={"User-Agent": poll.user_agent, "Accept": ACCEPT},
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self._client.aclose()
+
+    async def fetch_all(self, feeds: Sequence[Feed]) -> AsyncIterator[FetchResult]:
+        """Yield results as they complete, so storing starts before the slowest feed answers."""
+        tasks = [asyncio.create_task(self.fetch(feed)) for feed in feeds]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def fetch(self, feed: Feed) -> FetchResult:
+        """Fetch one feed; every failure becomes a `FetchResult` with `error` set."""
+        started = time.monotonic()
+        if feed.url.startswith("file://"):
+            return await asyncio.to_thread(self._read_file, feed, started)
+        host = urlsplit(feed.url).hostname or ""
+        per_host = self._per_host.setdefault(host, asyncio.Semaphore(self.poll.per_host))
+        async with self._global, per_host:
+            try:
+                async with asyncio.timeout(self.poll.timeout_seconds * 2):
+                    return await self._get(feed, started)
+            except TimeoutError:
+                return self._failed(
+                    feed, started, f"timed out after {self.poll.timeout_seconds * 2:g}s in total"
+                )
+            except httpx.TimeoutException:
+                return self._failed(
+                    feed, started, f"timed out after {self.poll.timeout_seconds:g}s"
+                )
+            except httpx.TooManyRedirects:
+                return self._failed(feed, started, f"more than {self.poll.max_redirects} redirects")
+            except httpx.InvalidURL as exc:
+                return self._failed(feed, started, f"invalid URL: {exc}")
+            except httpx.ConnectError as exc:
+                return self._failed(
+                    feed, started, f"cannot connect: {exc or exc.__class__.__name__}"
+                )
+            except (httpx.HTTPError, OSError) as exc:
+                return self._failed(feed, started, f"{exc.__class__.__name__}: {exc}")
+
+    async def _get(self, feed: Feed, started: float) -> FetchResult:
+        headers = {}
+        if feed.etag:
+            headers["If-None-Match"] = feed.etag
+        if feed.last_modified:
+            headers["If-Modified-Since"] = feed.last_modified
+        async with self._client.stream("GET", feed.url, headers=headers) as response:
+            if response.status_code == 304:
+                return FetchResult(
+                    feed,
+                    status=304,
+                    etag=feed.etag,
+                    final_url=str(response.url),
+                    last_modified=feed.last_modified,
+                    elapsed=time.monotonic() - started,
+                )
+            if response.status_code >= 400:
+                return self._failed(
+                    feed,
+                    started,
+                    f"HTTP {response.status_code} {response.reason_phrase}",
+                    status=response.status_code,
+                )
+            body, truncated = await self._read_limited(response)
+            if truncated:
+                log.warning(
+                    "response cut off at max_bytes feed=%s max_bytes=%d",
+                    feed.url,
+                    self.poll.max_bytes,
+                )
+            return FetchResult(
+                feed,
+                status=response.status_code,
+                body=body,
+                content_type=response.headers.get("content-type"),
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+                final_url=str(response.url),
+                truncated=truncated,
+                elapsed=time.monotonic() - started,
+            )
+
+    async def _read_limited(self, response: httpx.Response) -> tuple[bytes, bool]:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.poll.max_bytes:
+                chunks.append(chunk[: len(chunk) - (size - self.poll.max_bytes)])
+                return b"".join(chunks), True
+            chunks.append(chunk)
+        return b"".join(chunks), False
+
+    def _read_file(self, feed: Feed, started: float) -> FetchResult:
+        path = Path(urllib.request.url2pathname(urlsplit(feed.url).path))
+        try:
+            with path.open("rb") as handle:
+                body = handle.read(self.poll.max_bytes + 1)
+        except OSError as exc:
+            return self._failed(feed, started, f"cannot read file: {exc.strerror or exc}")
+        truncated = len(body) > self.poll.max_bytes
+        return FetchResult(
+            feed,
+            status=200,
+            body=body[: self.poll.max_bytes],
+            truncated=truncated,
+            final_url=feed.url,
+            elapsed=time.monotonic() - started,
+        )
+
+    @staticmethod
+    def _failed(feed: Feed, started: float, error: str, status: int | None = None) -> FetchResult:
+        return FetchResult(feed, status=status, error=error, elapsed=time.monotonic() - started)

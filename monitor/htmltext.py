@@ -1,0 +1,82 @@
+"""Markup -> plain text with a real HTML parser, never a regular expression.
+
+`<div>Title</div>` becomes `Title`, while text that merely contains markup
+characters, such as `AT&T <-> Pemex: 5 < 6 & 7 > 2`, comes through intact:
+html.parser treats a `<` that does not open a tag as text.
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+_BLOCK = {
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "td",
+    "th",
+    "table",
+    "blockquote",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "figure",
+    "figcaption",
+    "pre",
+    "hr",
+    "dd",
+    "dt",
+}
+_SKIP = {"script", "style", "noscript", "template", "iframe", "object", "svg", "head", "title"}
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _SKIP:
+            self.skipping += 1
+        elif tag in _BLOCK:
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag, attrs):
+        if tag in _BLOCK:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag):
+        if tag in _SKIP:
+            self.skipping = max(self.skipping - 1, 0)
+        elif tag in _BLOCK:
+            self.parts.append(" ")
+
+    def handle_data(self, data):
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML fragment, entities decoded, whitespace folded."""
+    if "<" not in markup and "&" not in markup:
+        return fold_space(markup)
+    collector = _TextCollector()
+    collector.feed(markup)
+    collector.close()
+    return fold_space("".join(collector.parts))
+
+
+def fold_space(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,574 @@
+"""The only module that knows the SQLite schema (sqlite-utils, WAL).
+
+Table and column names are a contract (DESIGN.md): operators query them with
+the sqlite3 shell and Datasette. Add columns in new migrations; never edit or
+rename a landed one.
+
+Writes that belong together happen in one transaction (`Store.transaction`):
+a feed's new articles, their hits, their outbox rows and the feed's new
+ETag/Last-Modified commit together or not at all, so a crash mid-cycle loses
+nothing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .errors import StoreError
+from .models import Article, Feed, Hit, OutboxMessage, Subscription
+from .textnorm import fold_tokens
+from .timeutil import iso, parse_iso
+
+TITLE_DEDUPE_HOURS = 48
+TITLE_DEDUPE_MIN_WORDS = 4
+
+migrations = Migrations("news-monitor")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE feeds (
+            url TEXT PRIMARY KEY, title TEXT, name TEXT, lang TEXT,
+            source TEXT NOT NULL DEFAULT 'config', active INTEGER NOT NULL DEFAULT 1,
+            etag TEXT, last_modified TEXT, last_ok_at TEXT, last_error TEXT,
+            last_error_at TEXT, last_status INTEGER, failures INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT, added_at TEXT
+        )""")
+    db.execute("""
+        CREATE TABLE articles (
+            id TEXT PRIMARY KEY, feed_url TEXT NOT NULL, url TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '', content TEXT NOT NULL DEFAULT '',
+            published_at TEXT, seen_at TEXT NOT NULL, title_key TEXT, source TEXT, lang TEXT
+        )""")
+    db.execute("CREATE INDEX articles_title_key ON articles (title_key, seen_at)")
+    db.execute("CREATE INDEX articles_seen_at ON articles (seen_at)")
+    db.execute("""
+        CREATE TABLE article_feeds (
+            article_id TEXT NOT NULL, feed_url TEXT NOT NULL, seen_at TEXT NOT NULL,
+            PRIMARY KEY (article_id, feed_url)
+        )""")
+    db.execute("""
+        CREATE TABLE hits (
+            id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, watchlist TEXT NOT NULL,
+            topic TEXT NOT NULL, term TEXT NOT NULL, score REAL NOT NULL, snippet TEXT NOT NULL,
+            field TEXT, priority TEXT NOT NULL DEFAULT 'normal', created_at TEXT NOT NULL,
+            UNIQUE (article_id, watchlist, topic)
+        )""")
+    db.execute("CREATE INDEX hits_created_at ON hits (created_at)")
+    db.execute("""
+        CREATE TABLE subscriptions (
+            chat_id TEXT NOT NULL, watchlist TEXT NOT NULL, topics TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL, paused INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (chat_id, watchlist)
+        )""")
+    db.execute("""
+        CREATE TABLE chats (
+            chat_id TEXT PRIMARY KEY, timezone TEXT, digest_time TEXT, muted_until TEXT,
+            last_digest_at TEXT, last_digest_hit_id INTEGER, created_at TEXT NOT NULL,
+            blocked_at TEXT
+        )""")
+    db.execute("""
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY, chat_id TEXT NOT NULL, kind TEXT NOT NULL,
+            dedupe_key TEXT NOT NULL UNIQUE, payload TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT, sent_at TEXT, error TEXT, created_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX outbox_pending ON outbox (status, next_attempt_at)")
+    db.execute("""
+        CREATE TABLE digests (
+            chat_id TEXT NOT NULL, date TEXT NOT NULL, created_at TEXT NOT NULL,
+            hit_count INTEGER NOT NULL, since TEXT, until TEXT, last_hit_id INTEGER,
+            PRIMARY KEY (chat_id, date)
+        )""")
+    db.execute("""
+        CREATE TABLE cycles (
+            id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,
+            duration REAL, feeds_ok INTEGER, feeds_failed INTEGER, articles_new INTEGER,
+            hits_new INTEGER, error TEXT
+        )""")
+
+
+def title_key(title: str) -> str | None:
+    """Folded title words, for recognising one story under several URLs."""
+    words = fold_tokens(title)
+    return " ".join(words) if len(words) >= TITLE_DEDUPE_MIN_WORDS else None
+
+
+class Store:
+    """The database, opened and migrated. Methods are named for their intent."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            if self.path != ":memory:":
+                self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=30000")
+            migrations.apply(self.db)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(
+                f"cannot open database {self.path}: {exc}",
+                hint="check [storage] path and that its folder is writable",
+            ) from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all."""
+        try:
+            with self.db.atomic():
+                yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"database write failed ({self.path}): {exc}") from exc
+
+    def _rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
+        cursor = self.db.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.db.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    # -- feeds -------------------------------------------------------------------
+    def sync_feeds(
+        self, feeds: Iterable[tuple[str, str | None, str | None]], now: datetime
+    ) -> None:
+        """Make the config's feeds (url, name, lang) active; config feeds no longer listed go idle."""
+        urls = []
+        with self.transaction():
+            for url, name, lang in feeds:
+                urls.append(url)
+                self.db.execute(
+                    """INSERT INTO feeds (url, name, lang, source, active, added_at)
+                       VALUES (?, ?, ?, 'config', 1, ?)
+                       ON CONFLICT (url) DO UPDATE SET name = excluded.name,
+                         lang = excluded.lang, active = 1""",
+                    (url, name, lang, iso(now)),
+                )
+            marks = ",".join("?" * len(urls))
+            self.db.execute(
+                f"UPDATE feeds SET active = 0 WHERE source = 'config' AND url NOT IN ({marks})",
+                urls,
+            )
+
+    def add_feed(self, url: str, name: str | None, lang: str | None, now: datetime) -> bool:
+        """Add a feed at run time; False when it was already there."""
+        with self.transaction():
+            existed = self._value("SELECT active FROM feeds WHERE url = ?", (url,))
+            self.db.execute(
+                """INSERT INTO feeds (url, name, lang, source, active, added_at)
+                   VALUES (?, ?, ?, 'added', 1, ?)
+                   ON CONFLICT (url) DO UPDATE SET active = 1,
+                     name = coalesce(excluded.name, name), lang = coalesce(excluded.lang, lang)""",
+                (url, name, lang, iso(now)),
+            )
+        return not existed
+
+    def remove_feed(self, url: str) -> bool:
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE feeds SET active = 0 WHERE url = ? AND active = 1", (url,)
+            )
+        return cursor.rowcount > 0
+
+    def feeds_due(self, now: datetime) -> list[Feed]:
+        rows = self._rows(
+            """SELECT url, name, lang, etag, last_modified, failures FROM feeds
+               WHERE active = 1 AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+               ORDER BY url""",
+            (iso(now),),
+        )
+        return [Feed(**row) for row in rows]
+
+    def feed_rows(self) -> list[dict]:
+        """Every active feed with its status and article count, for `monitor feeds`."""
+        return self._rows(
+            """SELECT f.*, (SELECT count(*) FROM article_feeds af WHERE af.feed_url = f.url)
+                 AS articles
+               FROM feeds f WHERE active = 1 ORDER BY url"""
+        )
+
+    def record_fetch(
+        self,
+        feed_url: str,
+        now: datetime,
+        *,
+        ok: bool,
+        status: int | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        error: str | None = None,
+        title: str | None = None,
+        retry_after: timedelta | None = None,
+    ) -> None:
+        """Record one poll. On success the validators advance; on failure the feed backs off."""
+        if ok:
+            self.db.execute(
+                """UPDATE feeds SET last_ok_at = ?, last_status = ?, failures = 0,
+                     last_error = NULL, next_attempt_at = NULL,
+                     etag = CASE WHEN ? THEN ? ELSE etag END,
+                     last_modified = CASE WHEN ? THEN ? ELSE last_modified END,
+                     title = coalesce(?, title)
+                   WHERE url = ?""",
+                (
+                    iso(now),
+                    status,
+                    status != 304,
+                    etag,
+                    status != 304,
+                    last_modified,
+                    title,
+                    feed_url,
+                ),
+            )
+        else:
+            next_at = iso(now + retry_after) if retry_after else None
+            self.db.execute(
+                """UPDATE feeds SET last_error = ?, last_error_at = ?, last_status = ?,
+                     failures = failures + 1, next_attempt_at = ? WHERE url = ?""",
+                (error, iso(now), status, next_at, feed_url),
+            )
+        if not self.db.conn.in_transaction:
+            self.db.conn.commit()
+
+    # -- articles ------------------------------------------------------------------
+    def add_new_articles(
+        self, feed_url: str, articles: Sequence[Article], now: datetime
+    ) -> list[Article]:
+        """Store the articles never seen before and return them; note every feed that carried one.
+
+        Seen before means the same id, the same canonical URL, or the same title
+        (four words or more) first seen in the last 48 hours: wire stories
+        syndicated under different URLs.
+        """
+        new: list[Article] = []
+        since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
+        for article in articles:
+            key = title_key(article.title)
+            existing = self._value(
+                "SELECT id FROM articles WHERE id = ? OR url = ?", (article.id, article.url)
+            )
+            if existing is None and key:
+                existing = self._value(
+                    "SELECT id FROM articles WHERE title_key = ? AND seen_at >= ? LIMIT 1",
+                    (key, since),
+                )
+            if existing is None:
+                self.db["articles"].insert(
+                    {
+                        "id": article.id,
+                        "feed_url": article.feed_url,
+                        "url": article.url,
+                        "title": article.title,
+                        "summary": article.summary,
+                        "content": article.content,
+                        "published_at": iso(article.published_at or now),
+                        "seen_at": iso(now),
+                        "title_key": key,
+                        "source": article.source,
+                        "lang": article.lang,
+                    }
+                )
+                new.append(article)
+                existing = article.id
+            self.db.execute(
+                "INSERT OR IGNORE INTO article_feeds (article_id, feed_url, seen_at) VALUES (?, ?, ?)",
+                (existing, feed_url, iso(now)),
+            )
+        return new
+
+    def article(self, article_id: str) -> dict | None:
+        rows = self._rows("SELECT * FROM articles WHERE id = ?", (article_id,))
+        return rows[0] if rows else None
+
+    def articles_since(self, since: datetime) -> list[Article]:
+        rows = self._rows(
+            "SELECT * FROM articles WHERE seen_at >= ? ORDER BY seen_at, id", (iso(since),)
+        )
+        return [_article_from_row(r) for r in rows]
+
+    # -- hits and the outbox -----------------------------------------------------------
+    def add_hits(self, hits: Sequence[Hit], now: datetime) -> list[Hit]:
+        """Insert hits, ignoring ones already stored; return the newly stored."""
+        stored = []
+        for hit in hits:
+            cursor = self.db.execute(
+                """INSERT OR IGNORE INTO hits (article_id, watchlist, topic, term, score, snippet,
+                     field, priority, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    hit.article_id,
+                    hit.watchlist,
+                    hit.topic,
+                    hit.term,
+                    hit.score,
+                    hit.snippet,
+                    hit.field,
+                    hit.priority,
+                    iso(now),
+                ),
+            )
+            if cursor.rowcount:
+                stored.append(hit)
+        return stored
+
+    def enqueue(
+        self, chat_id: str, kind: str, dedupe_key: str, payload: dict, now: datetime
+    ) -> bool:
+        """Queue one message; False when a message with this key was queued before."""
+        cursor = self.db.execute(
+            """INSERT OR IGNORE INTO outbox (chat_id, kind, dedupe_key, payload, status, attempts,
+                 next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)""",
+            (
+                chat_id,
+                kind,
+                dedupe_key,
+                json.dumps(payload, ensure_ascii=False),
+                iso(now),
+                iso(now),
+            ),
+        )
+        return cursor.rowcount > 0
+
+    def pending_outbox(
+        self, now: datetime, limit: int = 100, chat_id: str | None = None
+    ) -> list[OutboxMessage]:
+        sql = """SELECT id, chat_id, kind, dedupe_key, payload, attempts FROM outbox
+                 WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"""
+        params: list[Any] = [iso(now)]
+        if chat_id is not None:
+            sql += " AND chat_id = ?"
+            params.append(chat_id)
+        rows = self._rows(sql + " ORDER BY id LIMIT ?", (*params, limit))
+        return [OutboxMessage(**{**r, "payload": json.loads(r["payload"])}) for r in rows]
+
+    def mark_sent(self, outbox_id: int, now: datetime) -> None:
+        self._outbox_update(outbox_id, "sent", now, sent_at=iso(now), error=None)
+
+    def mark_retry(self, outbox_id: int, error: str, retry_at: datetime, now: datetime) -> None:
+        self._outbox_update(outbox_id, "pending", now, next_attempt_at=iso(retry_at), error=error)
+
+    def mark_failed(self, outbox_id: int, error: str, now: datetime) -> None:
+        self._outbox_update(outbox_id, "failed", now, error=error)
+
+    def _outbox_update(self, outbox_id: int, status: str, now: datetime, **fields: Any) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction():
+            self.db.execute(
+                f"UPDATE outbox SET status = ?, attempts = attempts + 1, {sets} WHERE id = ?",
+                (status, *fields.values(), outbox_id),
+            )
+
+    def outbox_stats(self) -> dict[str, Any]:
+        rows = self._rows("SELECT status, count(*) AS n FROM outbox GROUP BY status")
+        stats: dict[str, Any] = {r["status"]: r["n"] for r in rows}
+        stats["oldest_pending"] = self._value(
+            "SELECT min(created_at) FROM outbox WHERE status = 'pending'"
+        )
+        return stats
+
+    def outbox_rows(self, kind: str | None = None) -> list[dict]:
+        sql = "SELECT * FROM outbox" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
+        return self._rows(sql, (kind,) if kind else ())
+
+    # -- subscriptions -------------------------------------------------------------------
+    def subscribe(self, chat_id: str, watchlist: str, topics: Sequence[str], now: datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                """INSERT INTO subscriptions (chat_id, watchlist, topics, created_at, paused)
+                   VALUES (?, ?, ?, ?, 0) ON CONFLICT (chat_id, watchlist)
+                   DO UPDATE SET topics = excluded.topics, paused = 0""",
+                (chat_id, watchlist, json.dumps(sorted(set(topics))), iso(now)),
+            )
+            self.db.execute(
+                "INSERT OR IGNORE INTO chats (chat_id, created_at) VALUES (?, ?)",
+                (chat_id, iso(now)),
+            )
+            self.db.execute("UPDATE chats SET blocked_at = NULL WHERE chat_id = ?", (chat_id,))
+
+    def unsubscribe(self, chat_id: str, watchlist: str | None) -> int:
+        with self.transaction():
+            if watchlist is None:
+                cursor = self.db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,))
+            else:
+                cursor = self.db.execute(
+                    "DELETE FROM subscriptions WHERE chat_id = ? AND watchlist = ?",
+                    (chat_id, watchlist),
+                )
+        return cursor.rowcount
+
+    def subscriptions(
+        self, chat_id: str | None = None, active_only: bool = False
+    ) -> list[Subscription]:
+        sql = """SELECT s.chat_id, s.watchlist, s.topics, s.paused, c.timezone, c.digest_time
+                 FROM subscriptions s LEFT JOIN chats c ON c.chat_id = s.chat_id WHERE 1"""
+        params: list[Any] = []
+        if chat_id is not None:
+            sql += " AND s.chat_id = ?"
+            params.append(chat_id)
+        if active_only:
+            sql += " AND s.paused = 0"
+        rows = self._rows(sql + " ORDER BY s.chat_id, s.watchlist", params)
+        return [
+            Subscription(
+                chat_id=r["chat_id"],
+                watchlist=r["watchlist"],
+                topics=tuple(json.loads(r["topics"])),
+                paused=bool(r["paused"]),
+                timezone=r["timezone"],
+                digest_time=r["digest_time"],
+            )
+            for r in rows
+        ]
+
+    def pause_chat(self, chat_id: str, now: datetime) -> None:
+        """The chat blocked the bot or is gone: stop sending until it subscribes again."""
+        with self.transaction():
+            self.db.execute("UPDATE subscriptions SET paused = 1 WHERE chat_id = ?", (chat_id,))
+            self.db.execute(
+                "UPDATE chats SET blocked_at = ? WHERE chat_id = ?", (iso(now), chat_id)
+            )
+
+    def chat(self, chat_id: str) -> dict | None:
+        rows = self._rows("SELECT * FROM chats WHERE chat_id = ?", (chat_id,))
+        return rows[0] if rows else None
+
+    def update_chat(self, chat_id: str, now: datetime, **fields: Any) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO chats (chat_id, created_at) VALUES (?, ?)",
+                (chat_id, iso(now)),
+            )
+            if fields:
+                sets = ", ".join(f"{k} = ?" for k in fields)
+                self.db.execute(
+                    f"UPDATE chats SET {sets} WHERE chat_id = ?", (*fields.values(), chat_id)
+                )
+
+    def muted_chats(self, now: datetime) -> set[str]:
+        rows = self._rows("SELECT chat_id FROM chats WHERE muted_until > ?", (iso(now),))
+        return {r["chat_id"] for r in rows}
+
+    # -- hits for digests and status --------------------------------------------------------
+    _HIT_ROWS = """SELECT h.id AS hit_id, h.article_id, h.watchlist, h.topic, h.term, h.score,
+                 h.snippet, h.field, h.priority, h.created_at,
+                 a.url, a.title, a.summary, a.published_at, a.source, a.feed_url, a.title_key,
+                 (SELECT group_concat(coalesce(f.name, f.title, af.feed_url), '\n')
+                    FROM article_feeds af LEFT JOIN feeds f ON f.url = af.feed_url
+                    WHERE af.article_id = a.id) AS sources
+               FROM hits h JOIN articles a ON a.id = h.article_id"""
+
+    def hits_between(self, since: datetime, until: datetime) -> list[dict]:
+        """Hits created in [since, until), joined with their article and its sources."""
+        return self._rows(
+            self._HIT_ROWS + " WHERE h.created_at >= ? AND h.created_at < ? ORDER BY h.id",
+            (iso(since), iso(until)),
+        )
+
+    def hits_after(self, last_hit_id: int) -> list[dict]:
+        """Hits stored after `last_hit_id`: a digest window with no gap and no overlap,
+        whatever the clocks and time zones did in between."""
+        return self._rows(self._HIT_ROWS + " WHERE h.id > ? ORDER BY h.id", (last_hit_id,))
+
+    def last_hit_id(self, before: datetime | None = None) -> int:
+        if before is None:
+            return int(self._value("SELECT max(id) FROM hits") or 0)
+        return int(
+            self._value("SELECT max(id) FROM hits WHERE created_at < ?", (iso(before),)) or 0
+        )
+
+    def record_digest(
+        self, chat_id: str, date: str, hit_count: int, last_hit_id: int, now: datetime
+    ) -> None:
+        """Remember what a chat's digest covered; the next one starts after `last_hit_id`."""
+        self.db.execute(
+            """INSERT OR IGNORE INTO digests (chat_id, date, created_at, hit_count, until,
+                 last_hit_id) VALUES (?, ?, ?, ?, ?, ?)""",
+            (chat_id, date, iso(now), hit_count, iso(now), last_hit_id),
+        )
+        self.db.execute(
+            "UPDATE chats SET last_digest_at = ?, last_digest_hit_id = ? WHERE chat_id = ?",
+            (iso(now), last_hit_id, chat_id),
+        )
+
+    def start_cycle(self, now: datetime) -> int:
+        with self.transaction():
+            cursor = self.db.execute("INSERT INTO cycles (started_at) VALUES (?)", (iso(now),))
+        return int(cursor.lastrowid or 0)
+
+    def finish_cycle(self, cycle_id: int, now: datetime, **counts: Any) -> None:
+        started = parse_iso(self._value("SELECT started_at FROM cycles WHERE id = ?", (cycle_id,)))
+        duration = (now - started).total_seconds() if started else None
+        sets = ", ".join(f"{k} = ?" for k in counts)
+        with self.transaction():
+            self.db.execute(
+                f"UPDATE cycles SET finished_at = ?, duration = ?, {sets} WHERE id = ?",
+                (iso(now), duration, *counts.values(), cycle_id),
+            )
+
+    def last_cycle(self, finished_only: bool = True) -> dict | None:
+        where = "WHERE finished_at IS NOT NULL" if finished_only else ""
+        rows = self._rows(f"SELECT * FROM cycles {where} ORDER BY id DESC LIMIT 1")
+        return rows[0] if rows else None
+
+    def status_counts(self, hits_since: datetime) -> dict[str, Any]:
+        """Numbers for `monitor status` and the bot's /status."""
+        feeds = self._rows(
+            """SELECT count(*) AS total, sum(failures = 0) AS ok, sum(failures > 0) AS failing,
+                 max(last_ok_at) AS last_ok_at FROM feeds WHERE active = 1"""
+        )[0]
+        return {
+            "feeds_total": feeds["total"] or 0,
+            "feeds_ok": feeds["ok"] or 0,
+            "feeds_failing": feeds["failing"] or 0,
+            "last_feed_ok_at": feeds["last_ok_at"],
+            "articles": self._value("SELECT count(*) FROM articles"),
+            "hits_today": self._value(
+                "SELECT count(*) FROM hits WHERE created_at >= ?", (iso(hits_since),)
+            ),
+            "outbox_pending": self._value("SELECT count(*) FROM outbox WHERE status = 'pending'"),
+            "outbox_failed": self._value("SELECT count(*) FROM outbox WHERE status = 'failed'"),
+            "outbox_oldest_pending": self._value(
+                "SELECT min(created_at) FROM outbox WHERE status = 'pending'"
+            ),
+            "subscribers": self._value(
+                "SELECT count(DISTINCT chat_id) FROM subscriptions WHERE paused = 0"
+            ),
+        }
+
+    def failing_feeds(self) -> list[dict]:
+        return self._rows(
+            """SELECT url, last_error, failures, last_ok_at, next_attempt_at FROM feeds
+               WHERE active = 1 AND failures > 0 ORDER BY failures DESC, url"""
+        )
+
+
+def _article_from_row(row: dict) -> Article:
+    return Article(
+        id=row["id"],
+        feed_url=row["feed_url"],
+        url=row["url"],
+        title=row["title"],
+        summary=row["summary"] or "",
+        content=row["content"] or "",
+        published_at=parse_iso(row["published_at"]),
+        source=row["source"] or "",
+        lang=row["lang"],
+    )

@@ -1,0 +1,103 @@
+"""Shared fixtures: a fixed clock, a temporary database, sample watchlists and config.
+
+Tests never touch the internet: feeds come from `fakes.feed_server`, Telegram
+from `fakes.bot_api`.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import fakes...` from any cwd
+
+from monitor.config import Config, PollConfig, StorageConfig, WatchlistsConfig  # noqa: E402
+from monitor.store import Store  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+SHIPPED_WATCHLISTS = ROOT / "watchlists"
+DEMO_FEEDS = ROOT / "monitor" / "demo"
+SHARED = ROOT.parent / "shared"
+
+SAMPLE_WATCHLIST = """\
+[watchlist]
+id = "sample"
+title = "Sample watchlist"
+
+[[topics]]
+id = "dea-immunity"
+title = "DEA immunity"
+priority = "high"
+terms = ["DEA immunity", "inmunidad de agentes de la DEA"]
+all_of = [["DEA", "foreign agents", "agentes extranjeros"], ["immunity", "inmunidad"]]
+window = 30
+exclude = ["vaccine", "vacuna"]
+
+[[topics]]
+id = "sheinbaum"
+title = "Claudia Sheinbaum"
+priority = "normal"
+terms = ["Claudia Sheinbaum", "Sheinbaum"]
+"""
+
+
+class Clock:
+    """A settable clock: `now` is a parameter wherever time matters."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now += timedelta(**kwargs)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 20, 15, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    db = Store(tmp_path / "test.db")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def sample_watchlists(tmp_path: Path) -> Path:
+    folder = tmp_path / "watchlists"
+    folder.mkdir()
+    (folder / "sample.toml").write_text(SAMPLE_WATCHLIST, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def config(tmp_path: Path, sample_watchlists: Path) -> Config:
+    return Config(
+        storage=StorageConfig(path=tmp_path / "monitor.db"),
+        watchlists=WatchlistsConfig(path=sample_watchlists),
+        poll=replace(PollConfig(), timeout_seconds=2, jitter_seconds=0),
+    )
+
+
+def rss(items: list[dict], title: str = "Test feed") -> bytes:
+    """A small RSS 2.0 document; item values are inserted as given (escape them yourself)."""
+    body = []
+    for item in items:
+        fields = "".join(f"<{k}>{v}</{k}>" for k, v in item.items())
+        body.append(f"<item>{fields}</item>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>https://example.org/</link><description>t</description>"
+        + "".join(body)
+        + "</channel></rss>"
+    ).encode()
