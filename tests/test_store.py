@@ -1,0 +1,132 @@
+"""The store: schema contract, dedupe, outbox uniqueness, fetch bookkeeping."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from monitor.errors import StoreError
+from monitor.models import Article, Hit
+from monitor.store import Store
+
+CONTRACT = {
+    "feeds": {
+        "url",
+        "title",
+        "etag",
+        "last_modified",
+        "last_ok_at",
+        "last_error",
+        "failures",
+        "next_attempt_at",
+    },
+    "articles": {"id", "feed_url", "url", "title", "summary", "published_at", "seen_at"},
+    "article_feeds": {"article_id", "feed_url", "seen_at"},
+    "hits": {"id", "article_id", "watchlist", "topic", "term", "score", "snippet", "created_at"},
+    "subscriptions": {"chat_id", "watchlist", "topics", "created_at", "paused"},
+    "outbox": {
+        "id",
+        "chat_id",
+        "kind",
+        "dedupe_key",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "error",
+    },
+    "digests": {"chat_id", "date", "created_at", "hit_count"},
+}
+
+
+def article(n: int, title: str | None = None, url: str | None = None, feed: str = "f1") -> Article:
+    return Article(
+        id=f"id{n}",
+        feed_url=feed,
+        url=url or f"https://e.org/{n}",
+        title=title or f"Story number {n} about things",
+    )
+
+
+def test_schema_keeps_the_contract_names(store):
+    for table, columns in CONTRACT.items():
+        assert columns <= set(store.db[table].columns_dict), table
+
+
+def test_reopening_applies_no_migration_twice(tmp_path):
+    Store(tmp_path / "x.db").close()
+    again = Store(tmp_path / "x.db")
+    applied = [r["name"] for r in again.db["_sqlite_migrations"].rows]
+    assert len(applied) == len(set(applied))
+
+
+def test_unwritable_database_is_a_store_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError) as caught:
+        Store(blocker / "sub" / "x.db")
+    assert "cannot open database" in str(caught.value)
+
+
+def test_articles_dedupe_by_id_url_and_recent_title(store, clock):
+    store.sync_feeds([("f1", None, None), ("f2", None, None)], clock.now)
+    first = store.add_new_articles("f1", [article(1), article(2)], clock.now)
+    assert [a.id for a in first] == ["id1", "id2"]
+    same_id = article(1, url="https://e.org/other")
+    same_url = Article(
+        id="zz", feed_url="f2", url="https://e.org/2", title="Different words here ok"
+    )
+    same_title = article(3, title="Story number 1 about things", feed="f2")
+    assert store.add_new_articles("f2", [same_id, same_url, same_title], clock.now) == []
+    sources = store.db.execute(
+        "SELECT count(*) FROM article_feeds WHERE article_id='id1'"
+    ).fetchone()
+    assert sources[0] == 2
+    later = clock.advance(hours=49)  # an old title may come back as a new story
+    assert len(store.add_new_articles("f2", [same_title], later)) == 1
+
+
+def test_short_titles_never_dedupe_by_title(store, clock):
+    a = store.add_new_articles("f1", [article(1, title="Breaking news")], clock.now)
+    b = store.add_new_articles("f1", [article(2, title="Breaking news")], clock.now)
+    assert len(a) == len(b) == 1
+
+
+def test_hits_are_unique_per_article_watchlist_topic(store, clock):
+    store.add_new_articles("f1", [article(1)], clock.now)
+    hit = Hit("id1", "w", "t", "term", 100.0, "snip")
+    assert store.add_hits([hit, hit], clock.now) == [hit]
+    assert store.add_hits([hit], clock.now) == []
+
+
+def test_outbox_dedupe_retry_and_send(store, clock):
+    assert store.enqueue("c1", "alert", "alert:c1:id1", {"x": 1}, clock.now)
+    assert not store.enqueue("c1", "alert", "alert:c1:id1", {"x": 2}, clock.now)
+    [message] = store.pending_outbox(clock.now)
+    store.mark_retry(message.id, "boom", clock.now + timedelta(seconds=30), clock.now)
+    assert store.pending_outbox(clock.now) == []
+    [again] = store.pending_outbox(clock.now + timedelta(seconds=31))
+    assert again.attempts == 1 and again.payload == {"x": 1}
+    store.mark_sent(again.id, clock.now)
+    assert store.pending_outbox(clock.now + timedelta(days=1)) == []
+    assert store.outbox_rows()[0]["status"] == "sent"
+
+
+def test_record_fetch_keeps_validators_on_304_and_backs_off_on_failure(store, clock):
+    store.sync_feeds([("f1", None, None)], clock.now)
+    store.record_fetch("f1", clock.now, ok=True, status=200, etag='"v1"', last_modified="lm")
+    store.record_fetch("f1", clock.now, ok=True, status=304)
+    feed = store.feeds_due(clock.now)[0]
+    assert (feed.etag, feed.last_modified, feed.failures) == ('"v1"', "lm", 0)
+    store.record_fetch("f1", clock.now, ok=False, error="HTTP 500", retry_after=timedelta(hours=1))
+    assert store.feeds_due(clock.now) == []
+    [due] = store.feeds_due(clock.now + timedelta(hours=1))
+    assert due.failures == 1 and due.etag == '"v1"'
+
+
+def test_removed_config_feed_is_no_longer_polled(store, clock):
+    store.sync_feeds([("f1", None, None), ("f2", None, None)], clock.now)
+    store.sync_feeds([("f2", None, None)], clock.now)
+    assert [f.url for f in store.feeds_due(clock.now)] == ["f2"]
