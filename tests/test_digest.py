@@ -141,7 +141,9 @@ class _VisibleText(HTMLParser):
     def handle_starttag(self, tag, attrs):
         self._skip = tag in ("style", "title")
         if tag == "a":
-            self.links.add(dict(attrs)["href"])
+            href = dict(attrs)["href"]
+            if not href.startswith("#"):  # the topic index links to anchors
+                self.links.add(href)
 
     def handle_endtag(self, tag):
         self._skip = False
