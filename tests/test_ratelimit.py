@@ -37,8 +37,9 @@ class FakeTime:
 def test_private_chat_one_message_a_second_counted_from_the_end_of_the_last():
     limiter = RateLimiter()
     assert limiter.wait_time("42", 0.0) == 0
-    limiter.started("42", 0.0)
-    limiter.finished("42", 0.25)  # a slow request: spacing starts when it ended
+    flight = limiter.started("42", 0.0)
+    assert limiter.wait_time("42", 0.1) > 0  # in flight: nothing else to this chat yet
+    limiter.finished(flight, 0.25)  # a slow request: spacing starts when it ended
     assert limiter.wait_time("42", 0.5) == pytest.approx(0.75)
     assert limiter.wait_time("42", 1.25) == 0
     assert limiter.wait_time("43", 0.5) == 0  # another chat is not held up
@@ -51,8 +52,7 @@ def test_group_gets_at_most_twenty_a_minute():
     for _ in range(25):
         now += limiter.wait_time("-100777", now)
         starts.append(now)
-        limiter.started("-100777", now)
-        limiter.finished("-100777", now)
+        limiter.finished(limiter.started("-100777", now), now)
     assert starts[:20] == [float(i) for i in range(20)]  # one a second while under the cap
     assert starts[20] == pytest.approx(60.0)  # the 21st waits until the first leaves the minute
     assert max_in_window(starts, 60.0) == 20
@@ -61,15 +61,18 @@ def test_group_gets_at_most_twenty_a_minute():
 
 def test_thirty_a_second_overall():
     limiter = RateLimiter()
-    waits = []
+    waits, flights = [], []
     for chat in range(40):
         wait = limiter.wait_time(str(chat), 0.0)
         waits.append(wait)
         if wait == 0:
-            limiter.started(str(chat), 0.0)
+            flights.append(limiter.started(str(chat), 0.0))
     assert waits[:30] == [0.0] * 30
-    assert waits[30:] == [pytest.approx(1.0)] * 10
-    assert limiter.wait_time("99", 1.0) == 0
+    assert all(w > 0 for w in waits[30:])  # all thirty still in flight
+    for flight in flights:
+        limiter.finished(flight, 0.2)  # they arrived somewhere between 0 and 0.2
+    assert limiter.wait_time("99", 0.5) == pytest.approx(0.7)  # a second after the answers
+    assert limiter.wait_time("99", 1.2) == 0
 
 
 def test_retry_after_pauses_every_chat():

@@ -5,10 +5,11 @@ minute to one group, about 30 a second overall; a 429 answer carries
 `retry_after`, which we honour for the whole bot (Telegram does not say which
 limit tripped). `RateLimiter` only decides (how long until the next message
 to this chat may start) from the times passed in, so tests drive it with a
-fake clock; `SendGate` adds the waiting, one message in flight per chat, so a
-chat's messages keep their order and the spacing is measured from the end of
-the previous request: what Telegram sees arriving never bunches up, whatever
-the network latency did.
+fake clock; `SendGate` adds the waiting, with one message in flight per chat so
+a chat's messages keep their order. Every limit counts from when a request
+*ended*, not when it started: what Telegram sees arriving never bunches up,
+whatever the network latency did (measured against the fake Bot API server, a
+burst counted from starts broke the global limit by a fifth).
 """
 
 from __future__ import annotations
@@ -45,54 +46,76 @@ def is_group(chat_id: str) -> bool:
     return chat_id.startswith("-")
 
 
+@dataclass(slots=True)
+class Flight:
+    """One request: started, and ended once Telegram answered (None while in flight)."""
+
+    chat_id: str
+    start: float
+    end: float | None = None
+
+
+class _Window:
+    """At most `size` requests per `span` seconds, counted from when each one *ended*.
+
+    The next request may start only `span` after the size-th most recent one
+    ended. A request reaches Telegram between its start and its end, so however
+    the latency varies, no `span`-long stretch of arrivals holds more than `size`.
+    """
+
+    def __init__(self, size: int, span: float) -> None:
+        self.size = size
+        self.span = span
+        self.flights: deque[Flight] = deque()
+
+    def wait(self, now: float) -> float:
+        while self.flights and (end := self.flights[0].end) is not None and end <= now - self.span:
+            self.flights.popleft()
+        if len(self.flights) < self.size:
+            return 0.0
+        end = self.flights[-self.size].end
+        if end is None:  # still in flight: look again shortly
+            return max(self.span / self.size, 0.001)
+        return end + self.span - now
+
+
 class RateLimiter:
     """Pure bookkeeping: `wait_time` decides, `started`/`finished` record, `pause` obeys a 429."""
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
-        self._last: dict[str, float] = {}  # chat -> end (or start, while in flight) of its last
-        self._groups: dict[str, deque[float]] = {}
-        self._all: deque[float] = deque()
+        self._chats: dict[str, _Window] = {}
+        self._groups: dict[str, _Window] = {}
+        self._all = _Window(self.limits.global_max, self.limits.global_window)
         self._paused_until = float("-inf")
 
     def wait_time(self, chat_id: str, now: float) -> float:
         """Seconds until a message to `chat_id` may start; 0 means now."""
-        limits = self.limits
-        waits = [self._paused_until - now]
-        last = self._last.get(chat_id)
-        if last is not None:
-            waits.append(last + limits.chat_interval - now)
-        group = self._groups.get(chat_id)
-        if group is not None:
-            _forget_before(group, now - limits.group_window)
-            if len(group) >= limits.group_max:
-                waits.append(group[-limits.group_max] + limits.group_window - now)
-        _forget_before(self._all, now - limits.global_window)
-        if len(self._all) >= limits.global_max:
-            waits.append(self._all[-limits.global_max] + limits.global_window - now)
+        waits = [self._paused_until - now, self._all.wait(now)]
+        for windows in (self._chats, self._groups):
+            if chat_id in windows:
+                waits.append(windows[chat_id].wait(now))
         return max(0.0, *waits)
 
-    def started(self, chat_id: str, now: float) -> None:
-        self._last[chat_id] = now
-        self._all.append(now)
+    def started(self, chat_id: str, now: float) -> Flight:
+        flight = Flight(chat_id, now)
+        limits = self.limits
+        windows = [self._all, self._chats.setdefault(chat_id, _Window(1, limits.chat_interval))]
         if is_group(chat_id):
-            self._groups.setdefault(chat_id, deque()).append(now)
+            windows.append(
+                self._groups.setdefault(chat_id, _Window(limits.group_max, limits.group_window))
+            )
+        for window in windows:
+            window.flights.append(flight)
+        return flight
 
-    def finished(self, chat_id: str, now: float) -> None:
-        """The request ended: the chat's spacing counts from here."""
-        self._last[chat_id] = max(self._last.get(chat_id, now), now)
-        group = self._groups.get(chat_id)
-        if group:
-            group[-1] = max(group[-1], now)
+    def finished(self, flight: Flight, now: float) -> None:
+        """Telegram answered (or the request failed): the windows count from here."""
+        flight.end = now
 
     def pause(self, seconds: float, now: float) -> None:
         """Telegram said 429 retry_after: nothing goes to anyone before then."""
         self._paused_until = max(self._paused_until, now + seconds)
-
-
-def _forget_before(times: deque[float], cutoff: float) -> None:
-    while times and times[0] <= cutoff:
-        times.popleft()
 
 
 class SendGate:
@@ -122,8 +145,8 @@ class SendGate:
         async with lock:
             while (delay := self.limiter.wait_time(chat_id, self.clock())) > 0:
                 await self.sleep(delay)
-            self.limiter.started(chat_id, self.clock())
+            flight = self.limiter.started(chat_id, self.clock())
             try:
                 yield
             finally:
-                self.limiter.finished(chat_id, self.clock())
+                self.limiter.finished(flight, self.clock())
