@@ -18,6 +18,7 @@ import logging
 import re
 import warnings
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
@@ -30,9 +31,10 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
+from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
-from ..errors import DeliveryError
+from ..errors import ConfigError, DeliveryError
 from ..models import OutboxMessage
 from ..render import render_alert_html
 from .console import CONSOLE_CHAT
@@ -40,6 +42,7 @@ from .ratelimit import SendGate
 
 log = logging.getLogger(__name__)
 
+RATE_LIMITED = {"sendMessage", "editMessageText", "editMessageReplyMarkup"}
 CHAT_ID_RE = re.compile(r"^(-?\d+|@\w{4,})$")
 # 400 answers that mean the chat is gone (or we may no longer post there), not a bad message
 CHAT_GONE_MARKERS = (
@@ -101,8 +104,28 @@ class TelegramSink:
         """Seconds until the rate limits let a message to this chat go."""
         return self.gate.ready_in(chat_id)
 
+    @classmethod
+    def connect(
+        cls, token: str, base_url: str, gate: SendGate, default_tz: ZoneInfo
+    ) -> TelegramSink:
+        return cls(Bot(token, base_url=base_url), gate, default_tz)
+
     async def start(self) -> None:
-        await self.bot.initialize()
+        """getMe: proves the token and the API address before anything is sent."""
+        try:
+            await self.bot.initialize()
+        except InvalidToken as exc:  # its message quotes the token: never pass it on
+            raise ConfigError(
+                None,
+                "TELEGRAM_BOT_TOKEN",
+                "Telegram rejected the bot token",
+                hint="copy the token again from @BotFather",
+            ) from exc
+        except TelegramError as exc:
+            raise DeliveryError(
+                f"cannot reach the Telegram Bot API at {self.bot.base_url.split('/bot')[0]}: "
+                f"{exc.message}"
+            ) from exc
 
     async def close(self) -> None:
         await self.bot.shutdown()
@@ -159,3 +182,37 @@ class TelegramSink:
         if isinstance(exc, InvalidToken):
             log.error("Telegram rejected the bot token; messages wait in the outbox")
         return DeliveryError(f"Telegram: {type(exc).__name__}: {exc.message}")
+
+
+class GateRateLimiter(BaseRateLimiter[None]):
+    """PTB's hook for the bot's own requests (command replies): they wait their turn at
+    the same gate as the outbox sender."""
+
+    def __init__(self, gate: SendGate) -> None:
+        self.gate = gate
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(
+        self,
+        callback: Callable[..., Any],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> Any:
+        chat_id = data.get("chat_id")
+        if endpoint not in RATE_LIMITED or chat_id is None:
+            return await callback(*args, **kwargs)
+        try:
+            async with self.gate.slot(str(chat_id)):
+                return await callback(*args, **kwargs)
+        except RetryAfter as exc:  # wait it out once: a late answer beats none
+            self.gate.pause(retry_seconds(exc))
+            async with self.gate.slot(str(chat_id)):
+                return await callback(*args, **kwargs)
