@@ -21,13 +21,35 @@ from .deliver.ratelimit import Limits, RateLimiter, SendGate
 from .deliver.telegram import TelegramSink
 from .errors import DeliveryError
 from .scheduler import run_until_stopped
-from .worker import Runtime, sync_config_feeds
+from .worker import CycleReport, Runtime, poll_cycle, sync_config_feeds
 
 log = logging.getLogger(__name__)
 
 DRAIN_BUDGET_SECONDS = 60.0  # a drain waiting on rate limits hands over to the next one
 STOP_GRACE_SECONDS = 10.0
 CONNECT_ATTEMPTS = 5
+
+
+async def poll_once(config: Config) -> CycleReport:
+    """`monitor poll --once`: with a token, subscribers get their alerts from this cycle too
+    (rows the rate limits hold back wait in the outbox for the next run)."""
+    token = telegram_token()
+    rt = build_telegram_runtime(config, token) if token else build_runtime(config)
+    sync_config_feeds(rt)
+    sink = telegram_sink(rt) if token else None
+    try:
+        if sink is not None:
+            try:
+                await sink.start()
+            except DeliveryError as exc:  # poll anyway: the alerts wait in the outbox
+                log.warning("telegram unreachable, alerts stay queued error=%s", exc)
+                rt.sinks.remove(sink)
+                sink = None
+        return await poll_cycle(rt)
+    finally:
+        if sink is not None:
+            await sink.close()
+        rt.store.close()
 
 
 async def run_worker(config: Config) -> int:
@@ -45,7 +67,7 @@ async def run_worker(config: Config) -> int:
 
 
 def build_telegram_runtime(config: Config, token: str, limits: Limits | None = None) -> Runtime:
-    """The runtime with the Telegram sink first: Telegram chats get Telegram, `console` the console."""
+    """The runtime with the Telegram sink: Telegram chats get Telegram, `console` the console."""
     gate = SendGate(RateLimiter(limits))
     default_tz = ZoneInfo(config.digest.timezone)
     sink = TelegramSink.connect(token, config.telegram.base_url, gate, default_tz)

@@ -381,3 +381,76 @@ def setup_now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        '"',
+        "AND(",
+        "NOT",
+        "*",
+        "a OR b",
+        'x" OR "y',
+        "NEAR(a b)",
+        "col:title",
+        "^start",
+        "",
+        "…",
+        "-",
+    ],
+)
+def test_search_never_chokes_on_what_users_type(store, clock, words):
+    from monitor.models import Article
+
+    store.add_new_articles(
+        "f", [Article("a1", "f", "https://e.org/1", "AT&T <-> Pemex: 5 < 6 & Mérida")], clock.now
+    )
+    rows = store.search_articles(words)  # never an FTS syntax error
+    assert rows == [] or rows[0]["id"] == "a1"
+
+
+def test_search_matches_every_word_accents_folded(store, clock):
+    from monitor.models import Article
+    from monitor.store import SNIPPET_CLOSE, SNIPPET_OPEN, fts_query
+
+    store.add_new_articles(
+        "f",
+        [
+            Article(
+                "a1", "f", "https://e.org/1", "Iniciativa Mérida ends", "Bicentennial framework"
+            ),
+            Article("a2", "f", "https://e.org/2", "Merida weather"),
+        ],
+        clock.now,
+    )
+    assert fts_query('AND( "x') == '"AND" "x"'
+    assert [r["id"] for r in store.search_articles("merida bicentennial")] == ["a1"]
+    assert {r["id"] for r in store.search_articles("MÉRIDA")} == {"a1", "a2"}
+    snippet = store.search_articles("bicentennial")[0]["snippet"]
+    assert f"{SNIPPET_OPEN}Bicentennial{SNIPPET_CLOSE}" in snippet
+
+
+def test_digest_missed_while_down_goes_out_at_start(telegram_config, clock, fake):
+    from monitor.chats import digest_missed
+
+    rt = make_runtime(telegram_config, clock, fake)  # 15:00 UTC = 09:00 in Mexico City
+    rt.store.subscribe(str(CHAT), "sample", [], clock.now)
+    assert not digest_missed(rt, str(CHAT), clock.now)  # never had one: wait for 07:30
+    rt.store.update_chat(str(CHAT), clock.now, last_digest_at="2026-11-19T13:30:00+00:00")
+    assert digest_missed(rt, str(CHAT), clock.now)  # yesterday's, and 07:30 passed today
+    rt.store.update_chat(str(CHAT), clock.now, last_digest_at="2026-11-20T13:30:00+00:00")
+    assert not digest_missed(rt, str(CHAT), clock.now)
+
+
+def test_poll_once_with_a_token_alerts_subscribers(telegram_config, fake, monkeypatch):
+    from monitor.runner import poll_once
+
+    store = Store(telegram_config.storage.path)
+    store.subscribe(str(CHAT), "ops", [], setup_now())
+    store.close()
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", fake.token)
+    report = asyncio.run(poll_once(telegram_config))
+    assert report.alerts_queued == 1 and report.delivery.sent == 1
+    [alert] = fake.sent_messages(CHAT)
+    assert alert["_plain"].startswith("🔔 US unilateral operations")

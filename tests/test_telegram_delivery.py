@@ -186,25 +186,32 @@ def test_429_then_success_loses_and_repeats_nothing(config, clock, fake):
     assert len(later) == 6 and min(later) - refused.time >= 1.0  # retry_after honoured
 
 
-def test_blocked_chat_is_paused_and_not_retried(config, clock, fake):
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [("blocked", "bot was blocked by the user"), ("gone", "Chat not found")],
+)
+def test_blocked_or_vanished_chat_is_paused_and_not_retried(config, clock, fake, how, reason):
     rt = make_runtime(config, clock, fake)
     for chat in (CHAT, OTHER):
         rt.store.subscribe(chat, "sample", [], clock.now)
     for n in range(3):
         queue_alert(rt, CHAT, article(n))
     queue_alert(rt, OTHER, article(7))
-    fake.block_chat(CHAT)
+    if how == "blocked":
+        fake.block_chat(CHAT)
+    else:
+        fake.fail_next("sendMessage", 400, "Bad Request: chat not found")
 
     report = asyncio.run(drain(rt))
     assert (report.sent, report.failed) == (1, 1)
-    assert len(sends(fake, CHAT)) == 1 and sends(fake, CHAT)[0].status == 403  # one try only
+    assert len(sends(fake, CHAT)) == 1 and not sends(fake, CHAT)[0].ok  # one try only
     [other] = fake.sent_messages(OTHER)  # the other chat is not held up
     assert "Story number 7" in other["_plain"]
     assert {s.chat_id for s in rt.store.subscriptions(active_only=True)} == {OTHER}
     assert rt.store.chat(CHAT)["blocked_at"] is not None
     failed = [r for r in rt.store.outbox_rows() if r["chat_id"] == CHAT]
     assert [r["status"] for r in failed] == ["failed"] * 3
-    assert "blocked" in failed[0]["error"]
+    assert reason in failed[0]["error"]
 
     clock.advance(hours=2)
     asyncio.run(drain(rt))
