@@ -59,6 +59,7 @@ def build_application(rt: Runtime, token: str, gate: SendGate) -> Application:
         .token(token)
         .base_url(rt.config.telegram.base_url)
         .rate_limiter(GateRateLimiter(gate))
+        .job_queue(None)  # the worker's scheduler does the scheduling
         .build()
     )
     app.bot_data["rt"] = rt

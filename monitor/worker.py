@@ -223,7 +223,10 @@ def alert_recipients(
 
 
 async def deliver(rt: Runtime) -> DrainReport:
-    return await drain_outbox(rt.store, rt.sinks, rt.clock, state=rt.drain)
+    """Drain the outbox. Shielded: a caller cancelled at shutdown (the scheduler cancels its
+    jobs) never cuts a send off between Telegram's answer and `mark_sent`; the drain stops
+    by itself before its next message once `rt.drain.stopping` is set."""
+    return await asyncio.shield(drain_outbox(rt.store, rt.sinks, rt.clock, state=rt.drain))
 
 
 def queue_digest(

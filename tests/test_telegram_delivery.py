@@ -361,3 +361,43 @@ def test_token_never_reaches_the_log_with_debug_logging(fake, monkeypatch):
     assert "sendMessage" in text and "failed on purpose" in text
     assert text.count("<token>") >= 3  # getMe, sendMessage and the traceback, masked
     assert fake.token not in text and fake.token.split(":")[1] not in text
+
+
+def test_shutdown_never_cuts_a_send_between_answer_and_mark_sent(config, clock):
+    class SlowSink:
+        name = "slow"
+
+        def __init__(self) -> None:
+            self.sent: list[int] = []
+
+        def accepts(self, chat_id: str) -> bool:
+            return True
+
+        async def send(self, message: OutboxMessage) -> None:
+            await asyncio.sleep(0.2)  # Telegram takes its time to answer
+            self.sent.append(message.id)
+
+    sink = SlowSink()
+    rt = Runtime(
+        config=config,
+        store=Store(config.storage.path),
+        library=WatchlistLibrary(config.watchlists.path),
+        sinks=[sink],
+        clock=clock,
+    )
+    for n in range(2):
+        queue_alert(rt, CHAT, article(n))
+
+    async def scenario():
+        job = asyncio.create_task(deliver(rt))  # as the scheduler runs it
+        await asyncio.sleep(0.05)
+        rt.drain.stopping = True  # SIGTERM: the scheduler cancels its jobs
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        while rt.drain.active:  # what stop_telegram waits for
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+    assert [r["status"] for r in rt.store.outbox_rows()] == ["sent", "pending"]
+    assert sink.sent == [1]  # the one in flight finished and was recorded; no more started
