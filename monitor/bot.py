@@ -180,7 +180,7 @@ async def on_start(update: Update, context: Context, rt: Runtime, args: list[str
     resumed = chats.resume(rt, _chat_id(update))
     settings = chats.chat_settings(rt, _chat_id(update))
     markup = _buttons("sub", [w.id for w in rt.library.watchlists])
-    await reply(update, replies.welcome_text(settings, rt.library, resumed), markup)
+    await reply(update, replies.welcome_text(settings, resumed), markup)
 
 
 async def on_help(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:

@@ -82,7 +82,7 @@ def subscribe(
         known = ", ".join(w.id for w in rt.library.watchlists) or "none"
         raise UserError(f"There is no watchlist “{watchlist_id}”. Available: {known}.")
     known_topics = {t.id for t in watchlist.topics}
-    wanted = [t.strip().lower().strip(",") for t in topic_ids if t.strip(", ")]
+    wanted = [t.lower() for arg in topic_ids for t in arg.replace(",", " ").split()]
     unknown = [t for t in wanted if t not in known_topics]
     if unknown:
         raise UserError(

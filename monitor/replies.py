@@ -58,7 +58,7 @@ def usage(name: str, problem: str = "") -> str:
     return f"{lead}Usage: <code>{e(command.usage)}</code> — {e(command.description.lower())}."
 
 
-def welcome_text(settings: ChatSettings, library: WatchlistLibrary, resumed: int) -> str:
+def welcome_text(settings: ChatSettings, resumed: int) -> str:
     lines = [
         "<b>News monitor</b> follows US–Mexico security news in English and Spanish "
         "and tells you when your topics come up:",

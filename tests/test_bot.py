@@ -12,6 +12,7 @@ import os
 import signal
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from conftest import rss
@@ -19,12 +20,13 @@ from fakes.bot_api import FakeBotAPI
 from fakes.feed_server import FeedServer, Route
 
 from monitor.bot import build_application, start_bot, stop_bot
-from monitor.chats import queue_chat_digest
+from monitor.chats import digest_missed, queue_chat_digest
 from monitor.config import FeedConfig, TelegramConfig
 from monitor.deliver.ratelimit import Limits
-from monitor.runner import build_telegram_runtime, run_worker, telegram_sink
+from monitor.models import Article
+from monitor.runner import build_telegram_runtime, poll_once, run_worker, telegram_sink
 from monitor.scheduler import build_scheduler, run_chat_digest
-from monitor.store import Store
+from monitor.store import SNIPPET_CLOSE, SNIPPET_OPEN, Store, fts_query
 from monitor.worker import Runtime, poll_cycle, sync_config_feeds
 
 CHAT = 424242
@@ -131,7 +133,7 @@ def test_subscribe_flow_from_start_to_one_alert_after_a_poll(telegram_config, cl
 
             [done] = await press(fake, CHAT, "sub:sample", welcome["_message_id"])
             assert "Subscribed to sample (all topics)" in done["_plain"]
-            [done] = await ask(fake, CHAT, "/subscribe ops unilateral")
+            [done] = await ask(fake, CHAT, "/subscribe ops unilateral,")
             assert "Subscribed to ops (unilateral)" in done["_plain"]
             await ask(fake, OTHER, "/subscribe ops")
 
@@ -352,8 +354,10 @@ def test_monitor_run_with_a_token_polls_alerts_and_stops_on_sigterm(
     telegram_config, fake, monkeypatch
 ):
     setup = Store(telegram_config.storage.path)
-    setup.subscribe(str(CHAT), "sample", [], setup_now())
-    setup.enqueue(str(CHAT), "alert-test", "restart:1", {"text": "queued before"}, setup_now())
+    setup.subscribe(str(CHAT), "sample", [], datetime.now(UTC))
+    setup.enqueue(
+        str(CHAT), "alert-test", "restart:1", {"text": "queued before"}, datetime.now(UTC)
+    )
     setup.close()
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", fake.token)
 
@@ -377,12 +381,6 @@ def test_monitor_run_with_a_token_polls_alerts_and_stops_on_sigterm(
     store.close()
 
 
-def setup_now():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
-
-
 @pytest.mark.parametrize(
     "words",
     [
@@ -401,8 +399,6 @@ def setup_now():
     ],
 )
 def test_search_never_chokes_on_what_users_type(store, clock, words):
-    from monitor.models import Article
-
     store.add_new_articles(
         "f", [Article("a1", "f", "https://e.org/1", "AT&T <-> Pemex: 5 < 6 & Mérida")], clock.now
     )
@@ -411,9 +407,6 @@ def test_search_never_chokes_on_what_users_type(store, clock, words):
 
 
 def test_search_matches_every_word_accents_folded(store, clock):
-    from monitor.models import Article
-    from monitor.store import SNIPPET_CLOSE, SNIPPET_OPEN, fts_query
-
     store.add_new_articles(
         "f",
         [
@@ -432,8 +425,6 @@ def test_search_matches_every_word_accents_folded(store, clock):
 
 
 def test_digest_missed_while_down_goes_out_at_start(telegram_config, clock, fake):
-    from monitor.chats import digest_missed
-
     rt = make_runtime(telegram_config, clock, fake)  # 15:00 UTC = 09:00 in Mexico City
     rt.store.subscribe(str(CHAT), "sample", [], clock.now)
     assert not digest_missed(rt, str(CHAT), clock.now)  # never had one: wait for 07:30
@@ -444,10 +435,8 @@ def test_digest_missed_while_down_goes_out_at_start(telegram_config, clock, fake
 
 
 def test_poll_once_with_a_token_alerts_subscribers(telegram_config, fake, monkeypatch):
-    from monitor.runner import poll_once
-
     store = Store(telegram_config.storage.path)
-    store.subscribe(str(CHAT), "ops", [], setup_now())
+    store.subscribe(str(CHAT), "ops", [], datetime.now(UTC))
     store.close()
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", fake.token)
     report = asyncio.run(poll_once(telegram_config))

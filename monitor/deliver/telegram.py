@@ -8,7 +8,11 @@ Telegram's answers become `DeliveryError`s that the drain knows how to treat
   `chat_gone`, its subscriptions are paused;
 - any other BadRequest (malformed HTML, too long): `permanent`, recorded as
   failed with Telegram's reason, never retried in a loop;
-- NetworkError, TimedOut, 5xx: transient, retried with backoff.
+- NetworkError, TimedOut, 5xx: transient, retried with backoff;
+- ChatMigrated (a group became a supergroup): sent again to the new id, and
+  the chat's subscriptions follow it (`on_migrated`).
+`GateRateLimiter` puts the bot's command replies through the same gate, so
+the two senders never add up to more than Telegram allows.
 """
 
 from __future__ import annotations
