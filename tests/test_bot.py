@@ -107,7 +107,7 @@ async def ask(fake: FakeBotAPI, chat: int, text: str, replies: int = 1, **kwargs
     before = len(fake.sent_messages(chat))
     fake.push_message(chat, text, **kwargs)
     assert await fake.wait_for_async(lambda: len(fake.sent_messages(chat)) >= before + replies)
-    await asyncio.sleep(0.05)  # a reply too many would show up here
+    await asyncio.sleep(0.02)  # a reply too many would show up here
     return fake.sent_messages(chat)[before:]
 
 
@@ -364,8 +364,8 @@ def test_monitor_run_with_a_token_polls_alerts_and_stops_on_sigterm(
     async def scenario():
         worker = asyncio.create_task(run_worker(telegram_config))
         got = await fake.wait_for_async(lambda: len(fake.sent_messages(CHAT)) >= 2, timeout=10)
-        fake.push_message(CHAT, "/mysubs")
-        answered = await fake.wait_for_async(lambda: len(fake.sent_messages(CHAT)) >= 3)
+        fake.push_message(ADMIN, "/status")  # another chat: not behind CHAT's 1 s spacing
+        answered = await fake.wait_for_async(lambda: fake.sent_messages(ADMIN))
         os.kill(os.getpid(), signal.SIGTERM)
         return got, answered, await asyncio.wait_for(worker, timeout=10)
 
@@ -375,7 +375,9 @@ def test_monitor_run_with_a_token_polls_alerts_and_stops_on_sigterm(
     assert texts[0] == "queued before"  # the pending row went out first, once
     assert texts.count("queued before") == 1
     assert any(t.startswith("🔔 DEA immunity") for t in texts)
-    assert "sample: all topics" in texts[-1]
+    assert "Outbox: 0 pending" in fake.sent_messages(ADMIN)[0]["_plain"]
+    gap = [c.time for c in fake.calls_to("sendMessage") if c.params["chat_id"] == CHAT]
+    assert gap[1] - gap[0] >= 1.0  # the default limiter: a second apart in one chat
     store = Store(telegram_config.storage.path)
     assert store.outbox_stats().get("pending", 0) == 0
     store.close()
