@@ -378,6 +378,7 @@ def test_monitor_run_with_a_token_polls_alerts_and_stops_on_sigterm(
     assert "Outbox: 0 pending" in fake.sent_messages(ADMIN)[0]["_plain"]
     gap = [c.time for c in fake.calls_to("sendMessage") if c.params["chat_id"] == CHAT]
     assert gap[1] - gap[0] >= 1.0  # the default limiter: a second apart in one chat
+    print(f"monitor run: two messages to one chat {gap[1] - gap[0]:.2f}s apart")
     store = Store(telegram_config.storage.path)
     assert store.outbox_stats().get("pending", 0) == 0
     store.close()

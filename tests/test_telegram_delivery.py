@@ -183,6 +183,7 @@ def test_429_then_success_loses_and_repeats_nothing(config, clock, fake):
     refused = next(c for c in sends(fake) if c.status == 429)
     later = [c.time for c in sends(fake, CHAT) + sends(fake, third) if c.time > refused.time]
     assert len(later) == 6 and min(later) - refused.time >= 1.0  # retry_after honoured
+    print(f"429: next request {min(later) - refused.time:.2f}s after the refusal")
 
 
 @pytest.mark.parametrize(
@@ -296,6 +297,7 @@ def test_group_burst_keeps_twenty_per_window(config, clock, fake):
     times = [c.time for c in sends(fake, group)]
     assert max_in_window(times, 0.6) == 20
     assert times[20] - times[0] >= 0.6
+    print(f"group: 30 messages in {times[-1] - times[0]:.2f}s, at most 20 in any 0.6 s")
 
 
 def test_many_chats_keep_the_global_rate(config, clock, fake):
@@ -306,6 +308,10 @@ def test_many_chats_keep_the_global_rate(config, clock, fake):
     times = [c.time for c in sends(fake)]
     assert max_in_window(times, 0.1) <= 30
     assert times[-1] - times[0] >= 0.3  # 100 messages need three full windows
+    print(
+        f"global: 100 chats in {times[-1] - times[0]:.2f}s, "
+        f"at most {max_in_window(times, 0.1)} in any 0.1 s"
+    )
 
 
 def test_chat_migrated_to_a_supergroup_is_followed():
