@@ -122,11 +122,9 @@ def _config_log_level(args: argparse.Namespace) -> str:
 
 # -- commands -------------------------------------------------------------------------
 def cmd_poll(args: argparse.Namespace) -> int:
-    from .worker import poll_cycle, sync_config_feeds
+    from .runner import poll_once
 
-    rt = build_runtime(load_config(args.config))
-    sync_config_feeds(rt)
-    report = asyncio.run(poll_cycle(rt))
+    report = asyncio.run(poll_once(load_config(args.config)))
     print(report.summary(), file=sys.stderr)
     for error in report.errors:
         print(f"  failed: {error}", file=sys.stderr)

@@ -25,6 +25,10 @@ class RedactToken(logging.Filter):
             if self.secret in message:
                 record.msg = message.replace(self.secret, "<token>")
                 record.args = ()
+            if record.exc_info and not record.exc_text:  # a traceback may quote a URL too
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text and self.secret in record.exc_text:
+                record.exc_text = record.exc_text.replace(self.secret, "<token>")
         return True
 
 

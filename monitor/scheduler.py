@@ -13,16 +13,19 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .chats import chat_settings, digest_missed, queue_chat_digest
 from .deliver.console import CONSOLE_CHAT
 from .worker import Runtime, deliver, poll_cycle, queue_digest
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE_SECONDS = 300
+DRAIN_INTERVAL_SECONDS = 5
 
 
 def build_scheduler(rt: Runtime) -> AsyncIOScheduler:
@@ -47,7 +50,57 @@ def build_scheduler(rt: Runtime) -> AsyncIOScheduler:
             coalesce=True,
             misfire_grace_time=MISFIRE_GRACE_SECONDS,
         )
+    else:
+        schedule_subscribers(scheduler, rt)
     return scheduler
+
+
+def schedule_subscribers(scheduler: AsyncIOScheduler, rt: Runtime) -> None:
+    """Every subscriber's digest at its own time and zone, kept in step with /subscribe and
+    /digesttime (`rt.chat_changed`); and a short periodic drain, so retries and digests
+    go out promptly between polls. A digest missed while the worker was down goes now."""
+    scheduler.add_job(
+        _guarded(deliver, rt, "drain"),
+        IntervalTrigger(seconds=DRAIN_INTERVAL_SECONDS),
+        id="drain",
+        max_instances=16,  # drains overlap safely: each skips the chats another is sending to
+        coalesce=True,
+        misfire_grace_time=DRAIN_INTERVAL_SECONDS,
+    )
+    now = rt.clock()
+    for chat_id in rt.store.digest_chats():
+        schedule_chat_digest(scheduler, rt, chat_id, catch_up=digest_missed(rt, chat_id, now))
+    rt.chat_changed = lambda chat_id: schedule_chat_digest(scheduler, rt, chat_id)
+
+
+def schedule_chat_digest(
+    scheduler: AsyncIOScheduler, rt: Runtime, chat_id: str, catch_up: bool = False
+) -> None:
+    """(Re)plan one chat's daily digest from its settings; none while it follows nothing."""
+    job_id = f"digest:{chat_id}"
+    settings = chat_settings(rt, chat_id)
+    if not settings.active:
+        if scheduler.get_job(job_id):
+            scheduler.remove_job(job_id)
+        return
+    hour, minute = (int(x) for x in settings.digest_time.split(":"))
+    first_run = {"next_run_time": rt.clock()} if catch_up else {}
+    scheduler.add_job(
+        _guarded(partial(run_chat_digest, chat_id=chat_id), rt, job_id),
+        CronTrigger(hour=hour, minute=minute, timezone=settings.timezone),
+        id=job_id,
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=MISFIRE_GRACE_SECONDS,
+        **first_run,
+    )
+
+
+async def run_chat_digest(rt: Runtime, chat_id: str) -> None:
+    """One subscriber's daily digest: queue it (once per local date), then send it."""
+    queue_chat_digest(rt, chat_id, rt.clock())
+    await deliver(rt)
 
 
 async def _console_digest(rt: Runtime) -> None:

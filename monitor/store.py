@@ -13,6 +13,7 @@ nothing and duplicates nothing.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -99,10 +100,34 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         )""")
 
 
+@migrations()
+def m002_article_search(db: sqlite_utils.Database) -> None:
+    """Full-text index for the bot's /search: titles and summaries, accents folded.
+
+    External content (no second copy of the text), kept in step by triggers.
+    The index follows `articles.rowid`; `Store.rebuild_search` re-derives it
+    should anything (a VACUUM) renumber those.
+    """
+    db["articles"].enable_fts(
+        ["title", "summary"], create_triggers=True, tokenize="unicode61 remove_diacritics 2"
+    )
+
+
 def title_key(title: str) -> str | None:
     """Folded title words, for recognising one story under several URLs."""
     words = fold_tokens(title)
     return " ".join(words) if len(words) >= TITLE_DEDUPE_MIN_WORDS else None
+
+
+SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"  # around matched words in search snippets
+FTS_MAX_WORDS = 8
+
+
+def fts_query(words: str) -> str | None:
+    """A user's words -> a safe FTS5 query: each word quoted (so `AND`, `(` and quotes are
+    plain text), all of them required; a trailing `*` keeps prefix search (`Sheinb*`)."""
+    terms = [f'"{m.group(1)}"{m.group(2)}' for m in re.finditer(r"(\w+)(\*?)", words)]
+    return " ".join(terms[:FTS_MAX_WORDS]) or None
 
 
 class Store:
@@ -465,6 +490,117 @@ class Store:
     def muted_chats(self, now: datetime) -> set[str]:
         rows = self._rows("SELECT chat_id FROM chats WHERE muted_until > ?", (iso(now),))
         return {r["chat_id"] for r in rows}
+
+    # -- the bot: chats, search, recent hits, the sender's bookkeeping -------------------------
+    def resume_chat(self, chat_id: str) -> int:
+        """The chat is back (/start after a block): its paused subscriptions resume."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE subscriptions SET paused = 0 WHERE chat_id = ? AND paused = 1", (chat_id,)
+            )
+            self.db.execute("UPDATE chats SET blocked_at = NULL WHERE chat_id = ?", (chat_id,))
+        return cursor.rowcount
+
+    def digest_chats(self) -> list[str]:
+        """Chats with at least one active subscription: the ones that get a daily digest."""
+        rows = self._rows(
+            "SELECT DISTINCT chat_id FROM subscriptions WHERE paused = 0 ORDER BY chat_id"
+        )
+        return [r["chat_id"] for r in rows]
+
+    def migrate_chat(self, old_id: str, new_id: str, now: datetime) -> None:
+        """A group became a supergroup (new id): its settings, subscriptions and queue follow."""
+        with self.transaction():
+            self.db.execute(
+                """INSERT OR IGNORE INTO chats (chat_id, timezone, digest_time, muted_until,
+                     last_digest_at, last_digest_hit_id, created_at)
+                   SELECT ?, timezone, digest_time, muted_until, last_digest_at,
+                     last_digest_hit_id, ? FROM chats WHERE chat_id = ?""",
+                (new_id, iso(now), old_id),
+            )
+            self.db.execute(
+                "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?", (new_id, old_id)
+            )
+            self.db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (old_id,))
+            self.db.execute(
+                "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND status = 'pending'",
+                (new_id, old_id),
+            )
+
+    def outbox_due_chats(self, now: datetime) -> list[str]:
+        """Chats with a pending message that is due, oldest waiting first."""
+        rows = self._rows(
+            """SELECT chat_id FROM outbox WHERE status = 'pending'
+                 AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+               GROUP BY chat_id ORDER BY min(id)""",
+            (iso(now),),
+        )
+        return [r["chat_id"] for r in rows]
+
+    def defer_outbox(self, chat_id: str, until: datetime) -> int:
+        """Hold a chat's pending messages until `until` so they keep their order behind a retry."""
+        with self.transaction():
+            cursor = self.db.execute(
+                """UPDATE outbox SET next_attempt_at = ? WHERE chat_id = ? AND status = 'pending'
+                     AND (next_attempt_at IS NULL OR next_attempt_at < ?)""",
+                (iso(until), chat_id, iso(until)),
+            )
+        return cursor.rowcount
+
+    def fail_pending(self, chat_id: str, error: str, now: datetime) -> int:
+        """Give up on every pending message of a chat that is gone; returns how many."""
+        with self.transaction():
+            cursor = self.db.execute(
+                """UPDATE outbox SET status = 'failed', error = ?, next_attempt_at = ?
+                   WHERE chat_id = ? AND status = 'pending'""",
+                (error, iso(now), chat_id),
+            )
+        return cursor.rowcount
+
+    def search_articles(self, query: str, limit: int = 10) -> list[dict]:
+        """Stored articles matching every word of `query`, newest first.
+
+        `snippet` marks the matched words with SNIPPET_OPEN/SNIPPET_CLOSE. The user's
+        words are quoted one by one (`fts_query`), so `AND(` or a stray quote is
+        just text, never FTS syntax.
+        """
+        match = fts_query(query)
+        if match is None:
+            return []
+        return self._rows(
+            """SELECT a.id, a.url, a.title, a.source, a.published_at,
+                 snippet(articles_fts, -1, ?, ?, '…', 16) AS snippet
+               FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid
+               WHERE articles_fts MATCH ?
+               ORDER BY a.published_at DESC, a.seen_at DESC LIMIT ?""",
+            (SNIPPET_OPEN, SNIPPET_CLOSE, match, limit),
+        )
+
+    def rebuild_search(self) -> None:
+        """Re-derive the search index from the articles (after a VACUUM renumbered rowids)."""
+        with self.transaction():
+            self.db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
+
+    def recent_hits(self, chat_id: str, n: int = 5) -> list[dict]:
+        """Hits for the chat's subscriptions on its `n` most recent articles, newest first;
+        an article with several hits comes as several rows, one after the other."""
+        return self._rows(
+            """WITH mine AS (
+                 SELECT h.* FROM hits h JOIN subscriptions s
+                   ON s.chat_id = ? AND s.watchlist = h.watchlist
+                  AND (s.topics = '[]' OR h.topic IN (SELECT value FROM json_each(s.topics)))
+               ), latest AS (
+                 SELECT article_id, max(id) AS last_id FROM mine
+                 GROUP BY article_id ORDER BY last_id DESC LIMIT ?
+               )
+               SELECT mine.id AS hit_id, mine.article_id, mine.watchlist, mine.topic,
+                 mine.term, mine.snippet, mine.created_at, a.url, a.title, a.source,
+                 a.published_at
+               FROM mine JOIN latest ON latest.article_id = mine.article_id
+                 JOIN articles a ON a.id = mine.article_id
+               ORDER BY latest.last_id DESC, mine.id""",
+            (chat_id, n),
+        )
 
     # -- hits for digests and status --------------------------------------------------------
     _HIT_ROWS = """SELECT h.id AS hit_id, h.article_id, h.watchlist, h.topic, h.term, h.score,

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .config import Config
-from .deliver import DrainReport, Sink, drain_outbox
+from .deliver import DrainReport, DrainState, Sink, drain_outbox
 from .deliver.console import CONSOLE_CHAT
 from .digest import build_digest, render_telegram, render_text, write_html_archive
 from .fetch import Fetcher
@@ -46,6 +46,10 @@ class Runtime:
     telegram_enabled: bool = False
     clock: Callable[[], datetime] = utcnow
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    drain: DrainState = field(default_factory=DrainState)
+    # called with a chat id when its subscriptions or digest time change (the scheduler
+    # re-plans that chat's digest); set by scheduler.build_scheduler
+    chat_changed: Callable[[str], None] = lambda chat_id: None
 
     @property
     def default_tz(self) -> ZoneInfo:
@@ -219,7 +223,10 @@ def alert_recipients(
 
 
 async def deliver(rt: Runtime) -> DrainReport:
-    return await drain_outbox(rt.store, rt.sinks, rt.clock)
+    """Drain the outbox. Shielded: a caller cancelled at shutdown (the scheduler cancels its
+    jobs) never cuts a send off between Telegram's answer and `mark_sent`; the drain stops
+    by itself before its next message once `rt.drain.stopping` is set."""
+    return await asyncio.shield(drain_outbox(rt.store, rt.sinks, rt.clock, state=rt.drain))
 
 
 def queue_digest(

@@ -395,6 +395,9 @@ def _chat_key(chat_id: Any) -> int | str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Telegram takes dozens of simultaneous connections; the default listen backlog (5)
+    # dropped some of a 30-chat burst (httpx.ReadError) before the fake ever saw them.
+    request_queue_size = 128
     fake: FakeBotAPI
 
     def handle_error(self, request: Any, client_address: Any) -> None:  # quiet

@@ -1,0 +1,358 @@
+"""Telegram commands, thin: parse the arguments -> `chats` / the store -> a `replies` text.
+
+python-telegram-bot's Application polls for updates in the worker's own
+asyncio loop, beside the scheduler. Every chat is checked against
+`[telegram] allowed_chats` before any handler runs (admins are allowed
+anywhere). Replies are sent directly but wait their turn at the same rate-limit
+gate as the outbox sender, so an answer to /recent during a burst of alerts
+never trips Telegram's limits; digests asked for with /digest go through the
+outbox like every alert and digest. A bad argument gets a usage line, an
+unknown command a pointer to /help, and a bug a one-line apology (the
+traceback goes to the log).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from . import chats, replies
+from .deliver.ratelimit import SendGate
+from .deliver.telegram import GateRateLimiter
+from .errors import UserError
+from .status import collect_status
+from .worker import Runtime, deliver
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+Handler = Callable[[Update, Context, Runtime, list[str]], Awaitable[None]]
+MESSAGES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST  # not edits
+ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def build_application(rt: Runtime, token: str, gate: SendGate) -> Application:
+    app = (
+        Application.builder()
+        .token(token)
+        .base_url(rt.config.telegram.base_url)
+        .rate_limiter(GateRateLimiter(gate))
+        .job_queue(None)  # the worker's scheduler does the scheduling
+        .build()
+    )
+    app.bot_data["rt"] = rt
+    app.add_handler(TypeHandler(Update, guard), group=-1)
+    for name, handler in COMMAND_HANDLERS.items():
+        app.add_handler(CommandHandler(name, command(name, handler), filters=MESSAGES))
+    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^(sub|unsub):"))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate))
+    app.add_handler(MessageHandler(filters.COMMAND & MESSAGES, on_unknown_command))
+    app.add_handler(
+        MessageHandler(filters.TEXT & filters.ChatType.PRIVATE & MESSAGES, on_plain_text)
+    )
+    app.add_error_handler(on_error)
+    return app
+
+
+async def start_bot(app: Application, poll_timeout: float = 30) -> None:
+    """getMe, the command menu, then polling; pending updates are answered, not dropped."""
+    await app.initialize()
+    await set_commands(app)
+    await app.start()
+    await app.updater.start_polling(timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES)  # type: ignore[union-attr]
+    log.info("telegram bot polling as @%s", app.bot.username)
+
+
+async def stop_bot(app: Application) -> None:
+    if app.updater and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+
+
+async def set_commands(app: Application) -> None:
+    """The command menu: everyone's, and with /status for each admin's private chat."""
+    rt: Runtime = app.bot_data["rt"]
+    public = [BotCommand(c.name, c.description) for c in replies.COMMANDS if not c.admin]
+    await app.bot.set_my_commands(public)
+    full = [BotCommand(c.name, c.description) for c in replies.COMMANDS]
+    for admin in rt.config.telegram.admins:
+        try:
+            await app.bot.set_my_commands(full, scope=BotCommandScopeChat(admin))
+        except TelegramError as exc:  # the admin never opened a chat with the bot
+            log.warning("cannot set admin commands admin=%s error=%s", admin, exc)
+
+
+# -- plumbing --------------------------------------------------------------------------
+async def guard(update: Update, context: Context) -> None:
+    """Runs before every handler: unlisted chats are told so, and go no further."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or chats.is_allowed(_rt(context).config, chat.id, user and user.id):
+        return
+    log.info("update from a chat not allowed chat=%s", chat.id)
+    if update.callback_query:
+        await update.callback_query.answer("This chat is not allowed to use this bot.")
+    elif _is_command(update) or chat.type == "private":
+        await reply(update, replies.not_allowed_text(chat.id))
+    raise ApplicationHandlerStop
+
+
+def command(name: str, handler: Handler) -> Callable[[Update, Context], Awaitable[None]]:
+    """A command handler that turns a `UserError` into the command's usage line."""
+
+    async def run(update: Update, context: Context) -> None:
+        try:
+            await handler(update, context, _rt(context), list(context.args or []))
+        except UserError as exc:
+            await reply(update, replies.usage(name, exc.message))
+
+    run.__name__ = f"on_{name}"
+    return run
+
+
+async def reply(
+    update: Update, texts: str | Sequence[str], markup: InlineKeyboardMarkup | None = None
+) -> None:
+    parts = [texts] if isinstance(texts, str) else list(texts)
+    for index, part in enumerate(parts, start=1):
+        await update.effective_chat.send_message(  # type: ignore[union-attr]
+            part,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=NO_PREVIEW,
+            reply_markup=markup if index == len(parts) else None,
+        )
+
+
+def _rt(context: Context) -> Runtime:
+    return context.application.bot_data["rt"]
+
+
+def _chat_id(update: Update) -> str:
+    return str(update.effective_chat.id)  # type: ignore[union-attr]
+
+
+def _user_id(update: Update) -> int | None:
+    return update.effective_user.id if update.effective_user else None
+
+
+def _is_command(update: Update) -> bool:
+    message = update.effective_message
+    return bool(message and message.text and message.text.startswith("/"))
+
+
+def _buttons(
+    prefix: str, ids: Sequence[str], extra: Sequence[tuple[str, str]] = ()
+) -> InlineKeyboardMarkup:
+    rows = [
+        [InlineKeyboardButton(label, callback_data=f"{prefix}:{value}")]
+        for label, value in [*((i, i) for i in ids), *extra]
+        if len(f"{prefix}:{value}".encode()) <= 64  # Telegram's callback_data limit
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+# -- commands: parse -> act -> reply ------------------------------------------------------
+async def on_start(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    """What the bot does, how to subscribe; a chat that blocked us and came back resumes."""
+    resumed = chats.resume(rt, _chat_id(update))
+    settings = chats.chat_settings(rt, _chat_id(update))
+    markup = _buttons("sub", [w.id for w in rt.library.watchlists])
+    await reply(update, replies.welcome_text(settings, resumed), markup)
+
+
+async def on_help(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    await reply(update, replies.help_text(chats.is_admin(rt.config, _user_id(update))))
+
+
+async def on_watchlists(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    await reply(update, replies.watchlists_texts(rt.library))
+
+
+async def on_subscribe(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    """/subscribe <watchlist> [topic …]; with no argument, a button per watchlist."""
+    if not args:
+        markup = _buttons("sub", [w.id for w in rt.library.watchlists])
+        await reply(
+            update,
+            "Tap a watchlist to follow all its topics, or name some:\n"
+            + replies.usage("subscribe"),
+            markup,
+        )
+        return
+    sub = chats.subscribe(rt, _chat_id(update), args[0], args[1:], rt.clock())
+    settings = chats.chat_settings(rt, _chat_id(update))
+    await reply(update, replies.subscribed_text(sub.watchlist, sub.topics, settings))
+
+
+async def on_unsubscribe(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    """/unsubscribe <watchlist>|all; with no argument, a button per subscription."""
+    if not args:
+        mine = [s.watchlist for s in rt.store.subscriptions(_chat_id(update))]
+        if not mine:
+            raise UserError("You follow nothing yet.")
+        markup = _buttons("unsub", mine, extra=[("All of them", "all")])
+        await reply(update, "Tap what to stop following:", markup)
+        return
+    if len(args) > 1:
+        raise UserError("One watchlist at a time, or all.")
+    await reply(update, replies.unsubscribed_text(chats.unsubscribe(rt, _chat_id(update), args[0])))
+
+
+async def on_mysubs(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    settings = chats.chat_settings(rt, _chat_id(update))
+    await reply(update, replies.mysubs_text(settings, rt.clock()))
+
+
+async def on_digest(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    """Today's digest so far, through the outbox like every digest."""
+    queued = chats.queue_digest_now(rt, _chat_id(update), rt.clock(), str(update.update_id))
+    if not queued:
+        await reply(update, "Nothing yet today for what you follow. /recent shows earlier hits.")
+        return
+    context.application.create_task(deliver(rt), update=update)
+
+
+async def on_digesttime(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    """/digesttime HH:MM [Area/City]; with no argument, the current setting."""
+    if not args:
+        settings = chats.chat_settings(rt, _chat_id(update))
+        await reply(
+            update,
+            replies.digest_time_text(settings, rt.clock()) + "\n" + replies.usage("digesttime"),
+        )
+        return
+    settings = chats.set_digest_time(rt, _chat_id(update), args, rt.clock())
+    await reply(update, replies.digest_time_text(settings, rt.clock()))
+
+
+async def on_mute(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    if len(args) != 1:
+        raise UserError("Say for how many hours.")
+    until = chats.mute(rt, _chat_id(update), args[0], rt.clock())
+    settings = chats.chat_settings(rt, _chat_id(update))
+    await reply(update, replies.muted_text(until, settings))
+
+
+async def on_unmute(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    await reply(update, replies.unmuted_text(chats.unmute(rt, _chat_id(update), rt.clock())))
+
+
+async def on_recent(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    count = chats.parse_count(args, chats.DEFAULT_RECENT, chats.MAX_RECENT)
+    rows = rt.store.recent_hits(_chat_id(update), count)
+    settings = chats.chat_settings(rt, _chat_id(update))
+    await reply(update, replies.recent_texts(rows, settings))
+
+
+async def on_search(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    if not args:
+        raise UserError("Search for what?")
+    query = " ".join(args)
+    rows = rt.store.search_articles(query, chats.SEARCH_RESULTS)
+    settings = chats.chat_settings(rt, _chat_id(update))
+    await reply(update, replies.search_texts(query, rows, settings))
+
+
+async def on_status(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
+    """Feeds ok/failing, last poll, outbox depth: for admins only."""
+    if not chats.is_admin(rt.config, _user_id(update)):
+        await reply(update, replies.admin_only_text(_user_id(update)))
+        return
+    await reply(update, replies.status_text(collect_status(rt.store, rt.config, rt.clock())))
+
+
+COMMAND_HANDLERS: dict[str, Handler] = {
+    "start": on_start,
+    "help": on_help,
+    "watchlists": on_watchlists,
+    "subscribe": on_subscribe,
+    "unsubscribe": on_unsubscribe,
+    "mysubs": on_mysubs,
+    "digest": on_digest,
+    "digesttime": on_digesttime,
+    "mute": on_mute,
+    "unmute": on_unmute,
+    "recent": on_recent,
+    "search": on_search,
+    "status": on_status,
+}
+
+
+# -- everything else ------------------------------------------------------------------------
+async def on_button(update: Update, context: Context) -> None:
+    """The inline buttons of /start, /subscribe and /unsubscribe."""
+    query, rt = update.callback_query, _rt(context)
+    action, _, value = query.data.partition(":")  # type: ignore[union-attr]
+    chat_id = _chat_id(update)
+    try:
+        if action == "sub":
+            sub = chats.subscribe(rt, chat_id, value, [], rt.clock())
+            text = replies.subscribed_text(
+                sub.watchlist, sub.topics, chats.chat_settings(rt, chat_id)
+            )
+        else:
+            text = replies.unsubscribed_text(chats.unsubscribe(rt, chat_id, value))
+    except UserError as exc:
+        await query.answer(exc.message, show_alert=True)  # type: ignore[union-attr]
+        return
+    await query.answer()  # type: ignore[union-attr]
+    await reply(update, text)
+
+
+async def on_migrate(update: Update, context: Context) -> None:
+    """A group became a supergroup: its subscriptions and queue follow the new id."""
+    message, rt = update.effective_message, _rt(context)
+    if message is None or not message.migrate_to_chat_id:
+        return
+    old, new = str(message.chat.id), str(message.migrate_to_chat_id)
+    chats.migrate(rt, old, new, rt.clock())
+    log.info("chat migrated chat=%s new_chat=%s", old, new)
+
+
+async def on_unknown_command(update: Update, context: Context) -> None:
+    word = update.effective_message.text.split()[0]  # type: ignore[union-attr]
+    name, _, bot_name = word.partition("@")
+    if bot_name and bot_name.lower() != (context.bot.username or "").lower():
+        return  # a command for another bot in the same group
+    await reply(update, replies.unknown_command_text(name))
+
+
+async def on_plain_text(update: Update, context: Context) -> None:
+    await reply(update, "I answer commands: /help lists them, /watchlists shows what to follow.")
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log the failure with its traceback; the chat gets one line, never the traceback."""
+    log.error(
+        "update failed update_id=%s", getattr(update, "update_id", None), exc_info=context.error
+    )
+    if isinstance(update, Update) and update.effective_chat:
+        try:
+            await reply(update, "Sorry, that failed on our side. Please try again in a minute.")
+        except TelegramError:
+            log.warning(
+                "could not tell the chat about the failure chat=%s", update.effective_chat.id
+            )
