@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -196,14 +197,16 @@ def _article_from_json(line: str, source: str, number: int) -> Article | None:
 def cmd_watchlists_check(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else load_config(args.config).watchlists.path
     report = check_watchlists(path)
-    for warning in report.warnings:
-        print(f"{warning} (warning)", file=sys.stderr)
     for error in report.errors:
         print(error, file=sys.stderr)
+    for warning in report.warnings:  # `file:line: warning: message`, as compilers write it
+        print(re.sub(r"^(.*?:\d+): ", r"\1: warning: ", warning, count=1), file=sys.stderr)
+    warned = f", {len(report.warnings)} warnings" if report.warnings else ""
     if not report.ok:
+        print(f"{len(report.errors)} errors{warned} in {path}", file=sys.stderr)
         return 2
     topics = sum(len(w.topics) for w in report.watchlists)
-    print(f"ok: {len(report.watchlists)} watchlists, {topics} topics in {path}")
+    print(f"ok: {len(report.watchlists)} watchlists, {topics} topics in {path}{warned}")
     return 0
 
 
