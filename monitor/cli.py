@@ -80,6 +80,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--both", action="store_true", help="also list the articles caught by both"
     )
 
+    seeds = sub.add_parser("seeds", help="source documents for watchlists")
+    seeds_sub = seeds.add_subparsers(dest="seeds_command", metavar="ACTION")
+    seeds_sub.required = True
+    suggest = with_config(
+        seeds_sub.add_parser("suggest", help="candidate terms from documents, as a TOML draft")
+    )
+    suggest.add_argument("folder", nargs="?", default="seeds", help="documents (default: seeds)")
+    suggest.add_argument(
+        "--min-count", type=_positive_int, default=2, help="names and phrases seen N× or more (2)"
+    )
+    suggest.add_argument("--limit", type=int, default=25, help="terms per section (25; 0: all)")
+    suggest.add_argument(
+        "--watchlists", metavar="PATH", help="mark terms these already match (default: config's)"
+    )
+
     digest = with_config(sub.add_parser("digest", help="show or render a day's digest"))
     digest.add_argument("--date", help="YYYY-MM-DD in [digest] timezone (default: today)")
     digest.add_argument("--html", metavar="FILE", help="also write the standalone HTML page here")
@@ -126,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
 def _command_name(args: argparse.Namespace) -> str:
     if args.command == "watchlists":
         return f"watchlists {args.watchlists_command}"
+    if args.command == "seeds":
+        return f"seeds {args.seeds_command}"
     return args.command
 
 
@@ -262,6 +279,35 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def cmd_seeds_suggest(args: argparse.Namespace) -> int:
+    from .seeddraft import covered_by, render_draft
+    from .seeds import find_candidates, read_documents
+
+    documents = read_documents(Path(args.folder))
+    candidates = find_candidates(documents, args.min_count)
+    watchlists = _watchlists_to_compare(args)
+    covered = None
+    if watchlists is not None:
+        terms = [c.term for c in candidates] + [c.expansion for c in candidates if c.expansion]
+        covered = covered_by(terms, watchlists)
+    source = Path(args.folder).as_posix()
+    print(render_draft(candidates, source, len(documents), covered, args.min_count, args.limit))
+    return 0
+
+
+def _watchlists_to_compare(args: argparse.Namespace):
+    """--watchlists (must be valid), else the config's if they exist, else None."""
+    if args.watchlists:
+        return load_watchlists(Path(args.watchlists))
+    path = load_config(args.config).watchlists.path
+    if not path.exists():
+        return None
+    report = check_watchlists(path)
+    for error in report.errors:
+        print(f"skipped: {error}", file=sys.stderr)
+    return report.watchlists
+
+
 def print_problems(report: CheckReport) -> None:
     for error in report.errors:
         print(error, file=sys.stderr)
@@ -355,6 +401,7 @@ COMMANDS = {
     "match": cmd_match,
     "watchlists check": cmd_watchlists_check,
     "backtest": cmd_backtest,
+    "seeds suggest": cmd_seeds_suggest,
     "digest": cmd_digest,
     "status": cmd_status,
     "demo": cmd_demo,
