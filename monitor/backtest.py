@@ -176,7 +176,7 @@ def render_backtest(
     if quiet:
         caught = sum(len(t.both) for t in quiet)
         names = ", ".join(t.topic for t in quiet)
-        lines += ["", f"Unchanged ({len(quiet)} topics, {caught} articles caught): {names}"]
+        lines += ["", f"Unchanged: {names} ({caught} caught by both)"]
     lines += [
         "",
         f"Total: {report.gained} newly caught, {report.lost} no longer caught, "

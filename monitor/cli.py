@@ -232,12 +232,13 @@ def cmd_watchlists_check(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else load_config(args.config).watchlists.path
     report = check_watchlists(path)
     print_problems(report)
-    warned = f", {len(report.warnings)} warnings" if report.warnings else ""
+    warned = f", {_plural(len(report.warnings), 'warning')}" if report.warnings else ""
     if not report.ok:
-        print(f"{len(report.errors)} errors{warned} in {path}", file=sys.stderr)
+        print(f"{_plural(len(report.errors), 'error')}{warned} in {path}", file=sys.stderr)
         return 2
     topics = sum(len(w.topics) for w in report.watchlists)
-    print(f"ok: {len(report.watchlists)} watchlists, {topics} topics in {path}{warned}")
+    counts = f"{_plural(len(report.watchlists), 'watchlist')}, {_plural(topics, 'topic')}"
+    print(f"ok: {counts} in {path}{warned}")
     return 0
 
 
@@ -306,6 +307,10 @@ def _watchlists_to_compare(args: argparse.Namespace):
     for error in report.errors:
         print(f"skipped: {error}", file=sys.stderr)
     return report.watchlists
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def print_problems(report: CheckReport) -> None:

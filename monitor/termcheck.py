@@ -82,7 +82,9 @@ def term_noise(term: str) -> str | None:
     """Why a term is likely to flood the topic, or None."""
     words = TOKEN_RE.findall(fold(term))
     if len(words) > 1 and all(w in NOISY_WORDS for w in words):
-        return "is made of common words only: expect many false alerts"
+        return (
+            "is made of common words only: expect false alerts (see what `monitor backtest` finds)"
+        )
     if len(words) != 1:
         return None
     word = words[0]

@@ -185,7 +185,7 @@ def test_render_lists_changes_and_summarises_the_rest(tmp_path):
     assert "      term: foreign agents   https://example.org/a2" in text
     assert "  - 2026-11-14  Wire: Twenty years of the Mérida Initiative" in text
     assert "      was caught by: Mérida Initiative" in text
-    assert "Unchanged (1 topics, 1 articles caught): sheinbaum" in text
+    assert "Unchanged: sheinbaum (1 caught by both)" in text
     assert text.endswith("Total: 2 newly caught, 1 no longer caught, 3 caught by both.")
     both = render_backtest(report, ZoneInfo("UTC"), 30, limit=1, show_both=True)
     assert "  = 2026-11-18  Wire: Mexico curbs DEA immunity" in both

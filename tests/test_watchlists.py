@@ -295,7 +295,7 @@ WARNING_CASES = {
     "only common words": (
         GOOD.replace('"DEA immunity"', '"DEA immunity", "de la"'),
         "w.toml:7: topic 'one': terms 'de la' is made of common words only: "
-        "expect many false alerts",
+        "expect false alerts (see what `monitor backtest` finds)",
     ),
     "noisy exclude": (
         GOOD + 'exclude = ["en"]\n',
@@ -378,7 +378,7 @@ def test_cli_check_exit_0_for_a_good_file(tmp_path):
     (tmp_path / "w.toml").write_text(GOOD, encoding="utf-8")
     result = monitor("watchlists", "check", "w.toml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "ok: 1 watchlists, 1 topics in w.toml\n"
+    assert result.stdout == "ok: 1 watchlist, 1 topic in w.toml\n"
     assert result.stderr == ""
 
 
@@ -386,7 +386,7 @@ def test_cli_check_exit_0_with_warnings_on_stderr(tmp_path):
     (tmp_path / "w.toml").write_text(GOOD + 'exclude = ["en"]\n', encoding="utf-8")
     result = monitor("watchlists", "check", "w.toml", cwd=tmp_path)
     assert result.returncode == 0
-    assert result.stdout == "ok: 1 watchlists, 1 topics in w.toml, 1 warnings\n"
+    assert result.stdout == "ok: 1 watchlist, 1 topic in w.toml, 1 warning\n"
     assert result.stderr.startswith("w.toml:8: warning: topic 'one': exclude 'en'")
 
 
