@@ -250,6 +250,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     checked = check_watchlists(candidate_path)
     print_problems(checked)
     if not checked.ok:
+        print(f"{_plural(len(checked.errors), 'error')} in {candidate_path}", file=sys.stderr)
         return 2
     baseline_path = Path(args.against) if args.against else config.watchlists.path
     baseline = check_watchlists(baseline_path)

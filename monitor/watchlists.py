@@ -151,7 +151,7 @@ class _FileCheck:
 
     def run(self) -> Watchlist | None:
         try:
-            source = self.file.read_text(encoding="utf-8")
+            source = self.file.read_text(encoding="utf-8-sig")  # Notepad writes a BOM
         except (OSError, UnicodeDecodeError) as exc:
             self.error(1, f"cannot read: {exc}")
             return None

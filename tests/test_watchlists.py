@@ -412,3 +412,9 @@ def test_a_file_that_is_not_utf8_is_reported_not_raised(tmp_path):
     report = check_watchlists(tmp_path / "w.toml")
     assert len(report.errors) == 1
     assert report.errors[0].startswith(f"{tmp_path}/w.toml:1: cannot read:")
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    (tmp_path / "w.toml").write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    report = check_watchlists(tmp_path / "w.toml")
+    assert report.errors == [] and [w.id for w in report.watchlists] == ["w"]
