@@ -1,13 +1,14 @@
 """What a changed watchlist would have caught among the articles already stored.
 
-    store.articles_since(now - days) | Matcher(current) + Matcher(candidate)
+    store.articles_since(now - days) | one Matcher(current + candidate versions)
         | per topic: caught by both, newly caught, no longer caught | render
 
 An analyst edits a copy of a watchlist and runs `monitor backtest COPY` before
 saving it over the live one. The candidate replaces the current watchlist
 with the same id; a new id is a new watchlist. Topics are matched
-independently, so only the watchlists the candidate touches are compiled:
-the others would give the same hits either way. Pure: no store, no clock.
+independently, so only the watchlists the candidate touches are compiled
+(the others would give the same hits either way), and a topic whose
+definition did not change is compiled once. Pure: no store, no clock.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .models import Article, Hit
 from .watchlists import Topic, Watchlist
 
 CHANGED, NEW, REMOVED, SAME = "changed", "new topic", "removed topic", "unchanged"
+BEFORE, AFTER = "\0before", "\0after"  # suffixes no watchlist id can have (see ID_RE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,19 +80,21 @@ def run_backtest(
     """Match every article with the current and the candidate watchlists and compare."""
     candidate_ids = {w.id for w in candidate}
     baseline = [w for w in current if w.id in candidate_ids]
-    before = _hits_by_topic(Matcher(baseline), articles)
-    after = _hits_by_topic(Matcher(candidate), articles)
+    pairs = [(old, new, _status(old, new)) for old, new in _topic_pairs(baseline, candidate)]
+    hits = _hits_by_topic(_one_matcher(pairs), articles)
     by_id = {a.id: a for a in articles}
     changes = []
-    for old, new in _topic_pairs(baseline, candidate):
-        key = (new or old).watchlist, (new or old).topic.id
-        old_hits, new_hits = before.get(key, {}), after.get(key, {})
+    for old, new, status in pairs:
+        ref = new or old
+        shared = status == SAME  # matched once, under its own watchlist id
+        old_hits = hits.get((ref.watchlist + ("" if shared else BEFORE), ref.topic.id), {})
+        new_hits = hits.get((ref.watchlist + ("" if shared else AFTER), ref.topic.id), {})
         changes.append(
             TopicChange(
-                watchlist=key[0],
-                topic=key[1],
-                title=(new or old).topic.title,
-                status=_status(old and old.topic, new and new.topic),
+                watchlist=ref.watchlist,
+                topic=ref.topic.id,
+                title=ref.topic.title,
+                status=status,
                 both=_caught(by_id, new_hits, new_hits.keys() & old_hits.keys(), old_hits),
                 gained=_caught(by_id, new_hits, new_hits.keys() - old_hits.keys()),
                 lost=_caught(by_id, old_hits, old_hits.keys() - new_hits.keys()),
@@ -119,13 +123,29 @@ def _topic_pairs(baseline: Sequence[Watchlist], candidate: Sequence[Watchlist]):
     return pairs + [(ref, None) for key, ref in old.items() if key not in new]
 
 
-def _status(old: Topic | None, new: Topic | None) -> str:
+def _status(old: _Ref | None, new: _Ref | None) -> str:
     if old is None:
         return NEW
     if new is None:
         return REMOVED
     # where the topic sits in its file is not part of what it matches
-    return SAME if replace(old, line=0) == replace(new, line=0) else CHANGED
+    return SAME if replace(old.topic, line=0) == replace(new.topic, line=0) else CHANGED
+
+
+def _one_matcher(pairs) -> Matcher:
+    """One matcher for both versions, so each article is read once: an unchanged
+    topic under its own watchlist id, the two versions of any other under
+    `id + BEFORE` and `id + AFTER` (the matcher decides every topic on its own)."""
+    groups: dict[str, list[Topic]] = {}
+    for old, new, status in pairs:
+        if status == SAME:
+            groups.setdefault(new.watchlist, []).append(new.topic)
+            continue
+        if old is not None:
+            groups.setdefault(old.watchlist + BEFORE, []).append(old.topic)
+        if new is not None:
+            groups.setdefault(new.watchlist + AFTER, []).append(new.topic)
+    return Matcher([Watchlist(id=wid, title=wid, topics=tuple(ts)) for wid, ts in groups.items()])
 
 
 def _hits_by_topic(matcher: Matcher, articles: Iterable[Article]):

@@ -251,3 +251,10 @@ def test_cli_backtest_without_a_database_or_with_bad_days_exits_2(tmp_path):
     assert not (tmp_path / "monitor.db").exists()  # not created empty
     bad_days = monitor("backtest", "draft.toml", "--days", "0", cwd=tmp_path)
     assert bad_days.returncode == 2 and "--days" in bad_days.stderr
+
+
+def test_identical_watchlists_change_nothing(tmp_path):
+    current = watchlists(tmp_path, "current", CURRENT)
+    report = run_backtest(ARTICLES, current, current, NOW)
+    assert {t.status for t in report.topics} == {SAME}
+    assert (report.gained, report.lost, report.both) == (0, 0, 4)  # a1, a8, a4, a5
