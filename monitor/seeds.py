@@ -238,9 +238,11 @@ def _add_name(run: list, sentence: Sentence, raw, lower: set[str]) -> None:
     while run and plain(run[-1]) in PARTICLES:
         run = run[:-1]
     while run and (
-        plain(run[0]) in TITLES
-        or plain(run[0]) in PARTICLES
+        plain(run[0]) in PARTICLES
+        or plain(run[0]) in STOPWORDS
         or (at_start and run[0].start == sentence.tokens[0].start and run[0].key in lower)
+        # "General Cienfuegos" -> "Cienfuegos", but "Secretaría de la Defensa" is an office
+        or (plain(run[0]) in TITLES and len(run) > 1 and plain(run[1]) not in PARTICLES)
     ):
         run = run[1:]
     if not run:
@@ -249,7 +251,7 @@ def _add_name(run: list, sentence: Sentence, raw, lower: set[str]) -> None:
         single = plain(run[0])
         if at_start:
             return  # "Furthermore", "Expert Insight": capitalised for opening the sentence
-        if run[0].key in lower or single in STOPWORDS or single in DEMONYMS or len(single) < 3:
+        if run[0].key in lower or len(single) < 3 or single in STOPWORDS | DEMONYMS | TITLES:
             return
     _add(raw, NAME, sentence.text[run[0].start : run[-1].start] + word(run[-1]))
     cut = next((i for i, t in enumerate(run) if plain(t) in PARTICLES), 0)

@@ -24,7 +24,7 @@ STOPWORDS = _words(
     furthermore therefore moreover meanwhile nevertheless nonetheless additionally ultimately
     instead indeed hence given despite whereas likewise similarly finally first second third
     also already almost always often perhaps
-    al ante aquel aquella aun bajo cada como con contra cual cuando de del desde donde durante
+    al ante aquel segun hacia mediante aquella aun bajo cada como con contra cual cuando de del desde donde durante
     el ella ellas ello ellos en entre era eran es esa ese eso esta estaba estado estan este esto
     fue fueron ha han hasta hay la las le les lo los mas me mi mientras muy ni no nos o otra
     otras otro otros para pero poco por porque que quien se ser si sin sino sobre son su sus

@@ -91,6 +91,24 @@ def test_junk_is_left_out(found):
     assert "US–Mexico security" not in terms  # a heading is not mined
 
 
+def test_offices_keep_their_title_words_and_people_lose_theirs():
+    docs = [
+        Document(
+            "a.txt",
+            "Según la Secretaría de la Defensa Nacional, el general Cienfuegos fue liberado. "
+            "El embajador Ken Salazar habló.",
+        ),
+        Document(
+            "b.txt",
+            "La Secretaría de la Defensa Nacional y el General Cienfuegos; "
+            "then Ambassador Ken Salazar spoke.",
+        ),
+    ]
+    terms = {c.term for c in find_candidates(docs)}
+    assert {"Secretaría de la Defensa Nacional", "Cienfuegos", "Ken Salazar"} <= terms
+    assert not {"Defensa Nacional", "General Cienfuegos", "Ambassador", "Según"} & terms
+
+
 def test_min_count_lowers_the_bar(found):
     more = {(c.kind, c.term) for c in find_candidates(DOCS, min_count=1)}
     assert (NAME, "Claudia Sheinbaum") in more and (NAME, "Salvador Cienfuegos") in more
