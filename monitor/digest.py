@@ -137,8 +137,12 @@ def _entry(story: list[Mapping]) -> DigestEntry:
     )
 
 
-def _when(entry: DigestEntry, tz: ZoneInfo) -> str:
-    return entry.published_at.astimezone(tz).strftime("%H:%M") if entry.published_at else "--:--"
+def _when(entry: DigestEntry, tz: ZoneInfo, digest_date: str) -> str:
+    """Local time of publication; the date too when it is not the digest's day."""
+    if entry.published_at is None:
+        return "time unknown"
+    local = entry.published_at.astimezone(tz)
+    return local.strftime("%H:%M" if local.date().isoformat() == digest_date else "%d %b %H:%M")
 
 
 def header_line(digest: Digest) -> str:
@@ -158,7 +162,7 @@ def render_text(digest: Digest) -> str:
         for entry in topic.entries:
             carried = f" · {len(entry.sources)} sources" if len(entry.sources) > 1 else ""
             lines.append(f"- {entry.title}")
-            lines.append(f"  {', '.join(entry.sources)} · {_when(entry, tz)}{carried}")
+            lines.append(f"  {', '.join(entry.sources)} · {_when(entry, tz, digest.date)}{carried}")
             lines.append(f"  matched {entry.term!r}: {entry.snippet}")
             lines.append(f"  {entry.url}")
     return "\n".join(lines)
@@ -176,7 +180,7 @@ def render_telegram(digest: Digest) -> list[str]:
             sources = html.escape(", ".join(entry.sources))
             blocks.append(
                 f'• <a href="{html.escape(entry.url, quote=True)}">{html.escape(entry.title)}</a>\n'
-                f"<i>{sources} · {_when(entry, tz)}</i>\n{bold_term(entry.snippet, entry.term)}"
+                f"<i>{sources} · {_when(entry, tz, digest.date)}</i>\n{bold_term(entry.snippet, entry.term)}"
             )
     return _split(blocks)
 
@@ -210,16 +214,30 @@ h1{font-size:1.4rem;margin:.5rem 0}h2{font-size:1.15rem;margin:1.5rem 0 .5rem;bo
 article{background:#fff;border-radius:8px;padding:.75rem 1rem;margin:.5rem 0;box-shadow:0 1px 2px #0002}
 article a{font-weight:600;color:#0b57d0;text-decoration:none}.snippet{margin:.3rem 0 0}
 mark{background:#ffe58a}.empty{font-style:italic}
-@media (prefers-color-scheme:dark){body{background:#1b1b1d;color:#e6e6e6}article{background:#26262a}
+.toc{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.4rem}
+.toc li{background:#fff;border-radius:1rem;padding:.15rem .7rem;box-shadow:0 1px 2px #0002}
+.toc a{color:inherit;text-decoration:none}
+@media (prefers-color-scheme:dark){body{background:#1b1b1d;color:#e6e6e6}article,.toc li{background:#26262a}
 .meta{color:#aaa}article a{color:#8ab4f8}mark{background:#6b5a00;color:#fff}}
 """
 
 
 def render_html_page(digest: Digest) -> str:
     tz = ZoneInfo(digest.timezone)
-    body = [f"<h1>{html.escape(header_line(digest))}</h1>"]
+    body = [
+        f"<h1>News digest — {html.escape(digest.date)}</h1>",
+        f'<p class="meta">{digest.story_count} stories · {digest.hit_count} hits · '
+        f"times in {html.escape(digest.timezone)}</p>",
+    ]
     if not digest.topics:
         body.append('<p class="empty">Nothing matched today.</p>')
+    else:
+        links = "".join(
+            f'<li><a href="#{html.escape(t.watchlist)}-{html.escape(t.topic)}">{html.escape(t.title)}</a>'
+            f' <span class="meta">{len(t.entries)}</span></li>'
+            for t in digest.topics
+        )
+        body.append(f'<nav><ul class="toc">{links}</ul></nav>')
     for topic in digest.topics:
         cls = "topic high" if topic.priority == "high" else "topic"
         body.append(
@@ -237,7 +255,7 @@ def render_html_page(digest: Digest) -> str:
             body.append(
                 "<article>"
                 f'<a href="{html.escape(entry.url, quote=True)}">{html.escape(entry.title)}</a>'
-                f'<div class="meta">{html.escape(", ".join(entry.sources))} · {_when(entry, tz)}'
+                f'<div class="meta">{html.escape(", ".join(entry.sources))} · {_when(entry, tz, digest.date)}'
                 f" · matched “{html.escape(entry.term)}”</div>"
                 f'<p class="snippet">{snippet}</p></article>'
             )

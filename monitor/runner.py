@@ -19,8 +19,10 @@ log = logging.getLogger(__name__)
 async def run_worker(config: Config) -> int:
     token = telegram_token()
     if token:
-        log.warning("TELEGRAM_BOT_TOKEN is set but this build has no Telegram bot yet; "
-                    "alerts go to the console")
+        log.warning(
+            "TELEGRAM_BOT_TOKEN is set but this build has no Telegram bot yet; "
+            "alerts go to the console"
+        )
     rt = build_runtime(config)
     sync_config_feeds(rt)
     try:

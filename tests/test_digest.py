@@ -1,0 +1,193 @@
+"""Digests: grouping, collapsing syndicated stories, ranking, three renderings."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import timedelta
+from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
+
+import pytest
+from pngpixels import read_pixels
+
+from monitor.digest import (
+    build_digest,
+    render_html_page,
+    render_telegram,
+    render_text,
+    write_html_archive,
+)
+from monitor.models import Article, Hit
+from monitor.render import TELEGRAM_LIMIT
+
+TZ = ZoneInfo("America/Mexico_City")
+TITLES = {("w", "dea"): "DEA immunity", ("w", "people"): "Officials"}
+
+
+def fill(store, clock, stories):
+    """stories: (feed, article id, title, topic, priority, minutes after start)."""
+    feeds = sorted({s[0] for s in stories})
+    store.sync_feeds([(f, f"Outlet {f}", None) for f in feeds], clock.now)
+    for feed, article_id, title, topic, priority, minutes in stories:
+        at = clock.now + timedelta(minutes=minutes)
+        article = Article(
+            id=article_id,
+            feed_url=feed,
+            url=f"https://e.org/{article_id}",
+            title=title,
+            published_at=at,
+        )
+        for new in store.add_new_articles(feed, [article], at):
+            store.add_hits(
+                [Hit(new.id, "w", topic, "DEA", 100.0, f"{title} snippet", "title", priority)], at
+            )
+    return store.hits_between(clock.now - timedelta(days=1), clock.now + timedelta(days=1))
+
+
+STORIES = [
+    ("f1", "a1", "Mexico's Senate curbs DEA immunity in sweeping reform", "dea", "high", 1),
+    (
+        "f2",
+        "a2",
+        "Mexico's Senate curbs DEA immunity in sweeping reform, lawmakers say",
+        "dea",
+        "high",
+        5,
+    ),
+    ("f3", "a3", "Mexico's Senate curbs DEA immunity in sweeping reform", "dea", "high", 9),
+    ("f1", "a4", "DEA agents in Mexico must register contacts", "dea", "high", 30),
+    ("f2", "a5", "Sheinbaum meets Salazar's successor at the palace", "people", "normal", 40),
+]
+
+
+def test_grouped_collapsed_and_ranked(store, clock):
+    digest = build_digest(fill(store, clock, STORIES), "2026-11-20", TZ, TITLES)
+    assert [t.topic for t in digest.topics] == ["dea", "people"]  # high priority first
+    dea = digest.topics[0]
+    assert len(dea.entries) == 2  # a1, a2, a3 are one story from three outlets
+    top = dea.entries[0]
+    assert set(top.sources) == {"Outlet f1", "Outlet f2", "Outlet f3"}
+    # a3 repeats a1's title: the store kept one article carried by two feeds
+    assert len(top.hit_ids) == 2 and set(top.article_ids) == {"a1", "a2"}
+    assert dea.entries[1].title == "DEA agents in Mexico must register contacts"
+    assert digest.story_count == 3 and digest.hit_count == 4
+
+
+def test_renderings_agree_and_escape(store, clock):
+    stories = [
+        *STORIES,
+        ("f3", "a6", "AT&T <-> Pemex: 5 < 6 & 7 > 2 — DEA deal", "dea", "high", 50),
+    ]
+    digest = build_digest(fill(store, clock, stories), "2026-11-20", TZ, TITLES)
+    text = render_text(digest)
+    assert text.splitlines()[0].startswith("Digest for 2026-11-20 (America/Mexico_City): 4 stories")
+    assert "AT&T <-> Pemex: 5 < 6 & 7 > 2 — DEA deal" in text
+    assert "3 sources" in text
+    [message] = render_telegram(digest)
+    assert "AT&amp;T &lt;-&gt; Pemex: 5 &lt; 6 &amp; 7 &gt; 2" in message
+    page = render_html_page(digest)
+    parsed = _VisibleText()
+    parsed.feed(page)
+    visible = " ".join(parsed.text.split())
+    for story in (
+        "Mexico's Senate curbs DEA immunity in sweeping reform",
+        "DEA agents in Mexico",
+        "Sheinbaum meets Salazar's successor",
+        "AT&T <-> Pemex: 5 < 6 & 7 > 2",
+    ):
+        assert story in visible
+    assert parsed.links == {
+        f"https://e.org/{a}" for a in ("a1", "a4", "a5", "a6")
+    } | parsed.links & {"https://e.org/a2", "https://e.org/a3"}
+    assert "<script" not in page and "http" not in page.split("<style>")[1].split("</style>")[0]
+
+
+def test_long_digest_is_split_on_entry_boundaries(store, clock):
+    stories = [
+        ("f1", f"x{i}", f"Story {i} about DEA immunity " + "word " * 60, "dea", "high", i)
+        for i in range(60)
+    ]
+    digest = build_digest(fill(store, clock, stories), "2026-11-20", TZ, TITLES)
+    parts = render_telegram(digest)
+    assert len(parts) > 1
+    assert all(len(p) <= TELEGRAM_LIMIT for p in parts)
+    joined = "\n".join(parts)
+    for i in range(60):  # every entry arrives whole, exactly once
+        assert joined.count(f'href="https://e.org/x{i}"') == 1
+    assert parts[0].endswith(f"(1/{len(parts)})</i>")
+
+
+def test_empty_day(store, clock):
+    digest = build_digest([], "2026-11-20", TZ, TITLES)
+    assert render_text(digest) == "Digest for 2026-11-20: nothing matched today."
+    assert "Nothing matched today" in render_html_page(digest)
+
+
+def test_archive_pages_and_index(tmp_path, store, clock):
+    rows = fill(store, clock, STORIES)
+    write_html_archive(build_digest(rows, "2026-11-19", TZ, TITLES), tmp_path)
+    write_html_archive(build_digest([], "2026-11-20", TZ, TITLES), tmp_path)
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert index.index("2026-11-20.html") < index.index("2026-11-19.html")  # newest first
+    assert "3 stories" in index and "0 stories" in index
+
+
+class _VisibleText(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.text, self.links, self._skip = "", set(), False
+
+    def handle_starttag(self, tag, attrs):
+        self._skip = tag in ("style", "title")
+        if tag == "a":
+            href = dict(attrs)["href"]
+            if not href.startswith("#"):  # the topic index links to anchors
+                self.links.add(href)
+
+    def handle_endtag(self, tag):
+        self._skip = False
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.text += data + " "
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package chromium)")
+def test_page_renders_in_headless_chromium(tmp_path, store, clock):
+    page = write_html_archive(
+        build_digest(fill(store, clock, STORIES), "2026-11-20", TZ, TITLES), tmp_path
+    )
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--hide-scrollbars",
+            "--window-size=420,900",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    width, height, rows = read_pixels(shot)
+    assert (width, height) == (420, 900)
+    background = rows[5][:3]
+    inked = sum(
+        1 for row in rows[::3] for x in range(0, len(row) - 3, 12) if row[x : x + 3] != background
+    )
+    assert inked > 300, "the screenshot is blank"
+    assert len({row[x : x + 3] for row in rows[::10] for x in range(0, len(row) - 3, 30)}) > 5

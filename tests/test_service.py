@@ -1,0 +1,114 @@
+"""`monitor run` as a service: a real subprocess against a local feed server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import ROOT, SAMPLE_WATCHLIST, rss
+from fakes.feed_server import FeedServer, Route
+
+from monitor.store import Store
+
+
+def wait_until(predicate, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def cycles(db: Path) -> list[dict]:
+    if not db.exists():
+        return []
+    store = Store(db)
+    try:
+        return [dict(r) for r in store.db["cycles"].rows if r["finished_at"]]
+    finally:
+        store.close()
+
+
+def hit_topics(db: Path) -> set[tuple[str, str]]:
+    store = Store(db)
+    try:
+        return {(r["article_id"], r["topic"]) for r in store.db["hits"].rows}
+    finally:
+        store.close()
+
+
+def start_worker(tmp_path: Path, feed_url: str, watchlists: Path) -> subprocess.Popen:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[storage]\npath = "monitor.db"\n[watchlists]\npath = "{watchlists.as_posix()}"\n'
+        "[poll]\ninterval_seconds = 1\njitter_seconds = 0\ntimeout_seconds = 2\n"
+        f'[[feeds]]\nurl = "{feed_url}"\n',
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--config", str(config)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_run_polls_reloads_survives_broken_watchlist_and_stops_on_sigterm(tmp_path):
+    watchlists = tmp_path / "watchlists"
+    watchlists.mkdir()
+    sample = watchlists / "sample.toml"
+    sample.write_text(SAMPLE_WATCHLIST, encoding="utf-8")
+    db = tmp_path / "monitor.db"
+    first_item = {"title": "Ken Salazar meets governors", "link": "https://e.org/1", "guid": "1"}
+    with FeedServer() as server:
+        url = server.set("/feed.xml", Route(body=rss([first_item])))
+        worker = start_worker(tmp_path, url, watchlists)
+        try:
+            assert wait_until(lambda: len(cycles(db)) >= 3), "the worker did not poll repeatedly"
+            runs = sorted(cycles(db), key=lambda c: c["id"])
+            for earlier, later in zip(runs, runs[1:], strict=False):
+                assert earlier["finished_at"] <= later["started_at"], "two cycles overlapped"
+            assert hit_topics(db) == set()  # no topic for Salazar yet
+
+            sample.write_text(
+                SAMPLE_WATCHLIST + '\n[[topics]]\nid = "salazar"\ntitle = "S"\n'
+                'terms = ["Ken Salazar"]\n',
+                encoding="utf-8",
+            )
+            second = {
+                "title": "Ken Salazar leaves Mexico City",
+                "link": "https://e.org/2",
+                "guid": "2",
+            }
+            server.set("/feed.xml", Route(body=rss([first_item, second])))
+            assert wait_until(lambda: any(t == "salazar" for _, t in hit_topics(db))), (
+                "the edited watchlist was not picked up"
+            )
+
+            sample.write_text("[watchlist\nbroken", encoding="utf-8")
+            seen = len(cycles(db))
+            assert wait_until(lambda: len(cycles(db)) >= seen + 2), (
+                "a broken watchlist stopped polling"
+            )
+            assert worker.poll() is None
+
+            worker.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            code = worker.wait(timeout=10)
+            assert time.monotonic() - started < 5, "SIGTERM took too long"
+            assert code == 0
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            _, err = worker.communicate(timeout=10)
+    assert "watchlist reload rejected" in err and "sample.toml:1" in err
+    assert "Traceback" not in err
