@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import WatchlistError
-from .termcheck import term_noise, term_problem  # noqa: F401 - re-exported
+from .termcheck import NOISY_WORDS, term_noise, term_problem  # noqa: F401 - re-exported
 from .tomlmap import SourceMap, TableSpan
 from .topiccheck import (  # noqa: F401 - the schema constants are re-exported
     DEFAULT_FUZZY,
