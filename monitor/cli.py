@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from .logsetup import setup_logging
 from .matcher import Matcher
 from .models import Article
 from .store import Store
-from .watchlists import check_watchlists, load_watchlists
+from .watchlists import CheckReport, check_watchlists, load_watchlists
 
 log = logging.getLogger("monitor")
 
@@ -61,6 +62,38 @@ def build_parser() -> argparse.ArgumentParser:
     wl_sub.required = True
     check = with_config(wl_sub.add_parser("check", help="validate watchlists"))
     check.add_argument("path", nargs="?", help="file or folder (default: the config's watchlists)")
+
+    backtest = with_config(
+        sub.add_parser("backtest", help="what a changed watchlist would catch in stored articles")
+    )
+    backtest.add_argument("path", help="the changed watchlist file or folder")
+    backtest.add_argument(
+        "--days", type=_positive_int, default=30, help="articles stored in the last N days (30)"
+    )
+    backtest.add_argument(
+        "--against", metavar="PATH", help="compare with these watchlists (default: the config's)"
+    )
+    backtest.add_argument(
+        "--limit", type=int, default=20, help="articles listed per section (20; 0 lists all)"
+    )
+    backtest.add_argument(
+        "--both", action="store_true", help="also list the articles caught by both"
+    )
+
+    seeds = sub.add_parser("seeds", help="source documents for watchlists")
+    seeds_sub = seeds.add_subparsers(dest="seeds_command", metavar="ACTION")
+    seeds_sub.required = True
+    suggest = with_config(
+        seeds_sub.add_parser("suggest", help="candidate terms from documents, as a TOML draft")
+    )
+    suggest.add_argument("folder", nargs="?", default="seeds", help="documents (default: seeds)")
+    suggest.add_argument(
+        "--min-count", type=_positive_int, default=2, help="names and phrases seen N× or more (2)"
+    )
+    suggest.add_argument("--limit", type=int, default=25, help="terms per section (25; 0: all)")
+    suggest.add_argument(
+        "--watchlists", metavar="PATH", help="mark terms these already match (default: config's)"
+    )
 
     digest = with_config(sub.add_parser("digest", help="show or render a day's digest"))
     digest.add_argument("--date", help="YYYY-MM-DD in [digest] timezone (default: today)")
@@ -108,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
 def _command_name(args: argparse.Namespace) -> str:
     if args.command == "watchlists":
         return f"watchlists {args.watchlists_command}"
+    if args.command == "seeds":
+        return f"seeds {args.seeds_command}"
     return args.command
 
 
@@ -194,15 +229,94 @@ def _article_from_json(line: str, source: str, number: int) -> Article | None:
 def cmd_watchlists_check(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else load_config(args.config).watchlists.path
     report = check_watchlists(path)
-    for warning in report.warnings:
-        print(f"{warning} (warning)", file=sys.stderr)
-    for error in report.errors:
-        print(error, file=sys.stderr)
+    print_problems(report)
+    warned = f", {_plural(len(report.warnings), 'warning')}" if report.warnings else ""
     if not report.ok:
+        print(f"{_plural(len(report.errors), 'error')}{warned} in {path}", file=sys.stderr)
         return 2
     topics = sum(len(w.topics) for w in report.watchlists)
-    print(f"ok: {len(report.watchlists)} watchlists, {topics} topics in {path}")
+    counts = f"{_plural(len(report.watchlists), 'watchlist')}, {_plural(topics, 'topic')}"
+    print(f"ok: {counts} in {path}{warned}")
     return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from .backtest import render_backtest, run_backtest
+
+    config = load_config(args.config)
+    candidate_path = Path(args.path)
+    checked = check_watchlists(candidate_path)
+    print_problems(checked)
+    if not checked.ok:
+        print(f"{_plural(len(checked.errors), 'error')} in {candidate_path}", file=sys.stderr)
+        return 2
+    baseline_path = Path(args.against) if args.against else config.watchlists.path
+    baseline = check_watchlists(baseline_path)
+    for error in baseline.errors:
+        print(f"current watchlists (skipped): {error}", file=sys.stderr)
+    if _same_files(candidate_path, baseline_path):
+        print(
+            f"note: {candidate_path} is part of the current watchlists, so nothing differs; "
+            "backtest an edited copy, or pass --against OLD_COPY",
+            file=sys.stderr,
+        )
+    since = datetime.now(ZoneInfo("UTC")) - timedelta(days=args.days)
+    articles = open_existing_store(config).articles_since(since)
+    report = run_backtest(articles, baseline.watchlists, checked.watchlists, since)
+    tz = ZoneInfo(config.digest.timezone)
+    print(render_backtest(report, tz, args.days, limit=args.limit, show_both=args.both))
+    return 0
+
+
+def _same_files(candidate: Path, baseline: Path) -> bool:
+    candidate, baseline = candidate.resolve(), baseline.resolve()
+    return candidate == baseline or baseline in candidate.parents
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return int(text)
+
+
+def cmd_seeds_suggest(args: argparse.Namespace) -> int:
+    from .seeddraft import covered_by, render_draft
+    from .seeds import find_candidates, read_documents
+
+    documents = read_documents(Path(args.folder))
+    candidates = find_candidates(documents, args.min_count)
+    watchlists = _watchlists_to_compare(args)
+    covered = None
+    if watchlists is not None:
+        terms = [c.term for c in candidates] + [c.expansion for c in candidates if c.expansion]
+        covered = covered_by(terms, watchlists)
+    source = Path(args.folder).as_posix()
+    print(render_draft(candidates, source, len(documents), covered, args.min_count, args.limit))
+    return 0
+
+
+def _watchlists_to_compare(args: argparse.Namespace):
+    """--watchlists (must be valid), else the config's if they exist, else None."""
+    if args.watchlists:
+        return load_watchlists(Path(args.watchlists))
+    path = load_config(args.config).watchlists.path
+    if not path.exists():
+        return None
+    report = check_watchlists(path)
+    for error in report.errors:
+        print(f"skipped: {error}", file=sys.stderr)
+    return report.watchlists
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def print_problems(report: CheckReport) -> None:
+    for error in report.errors:
+        print(error, file=sys.stderr)
+    for warning in report.warnings:  # `file:line: warning: message`, as compilers write it
+        print(re.sub(r"^(.*?:\d+): ", r"\1: warning: ", warning, count=1), file=sys.stderr)
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
@@ -256,6 +370,16 @@ def open_store(config: Config) -> Store:
     return Store(config.storage.path)
 
 
+def open_existing_store(config: Config) -> Store:
+    """The database, for commands that only read it: never create an empty one."""
+    path = Path(config.storage.path)
+    if str(path) != ":memory:" and not path.exists():
+        raise UserError(
+            f"{path}: no database yet", hint="collect articles first: monitor poll --once"
+        )
+    return open_store(config)
+
+
 def build_runtime(config: Config, sinks: list | None = None, telegram_enabled: bool = False):
     from .worker import Runtime
 
@@ -280,6 +404,8 @@ COMMANDS = {
     "poll": cmd_poll,
     "match": cmd_match,
     "watchlists check": cmd_watchlists_check,
+    "backtest": cmd_backtest,
+    "seeds suggest": cmd_seeds_suggest,
     "digest": cmd_digest,
     "status": cmd_status,
     "demo": cmd_demo,
