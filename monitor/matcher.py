@@ -246,7 +246,9 @@ class Matcher:
                 continue
             term, score, first, last = hit
             text = texts[first.field]
-            end = last.end if last.field == first.field else first.end
+            # an all_of span wider than the snippet is shown around its first member
+            together = last.field == first.field and last.end - first.start <= SNIPPET_WIDTH
+            end = last.end if together else first.end
             hits.append(
                 Hit(
                     article_id=article_id,
