@@ -66,15 +66,21 @@ def _build_fold_table() -> dict[int, str]:
 
 _FOLD_TABLE = _build_fold_table()
 
-# A token: a dotted acronym (U.S., EE.UU.) or a run of word characters joined by
-# apostrophes (O'Brien, DEA's) or soft hyphens (HTML &shy;, "Shein&shy;baum" from
-# justified web copy). Runs on folded text, so [a-z] is enough for dots.
+# A token: a run of word characters joined by apostrophes (O'Brien, DEA’s) or soft
+# hyphens (HTML &shy;, "Shein&shy;baum" from justified web copy), or a dotted
+# acronym (U.S., EE.UU.: the optional tail, written as a suffix because a
+# separate alternative tried at every word costs a third more). It splits the
+# original text and its folding identically (folding keeps letters letters and
+# maps every apostrophe to '), so the matcher tokenises the original text and
+# folds only the distinct tokens it has not seen before.
 SOFT_HYPHEN = "\u00ad"
-TOKEN_RE = re.compile(r"(?:[a-z]{1,2}\.){2,}|\w+(?:['\u00ad]\w+)*")
+TOKEN_RE = re.compile(r"\w+(?:['\u2019\u2018\u00b4`\u00ad]\w+)*(?:\.(?:[^\W\d_]{1,2}\.)+)?")
 
 
 def fold(text: str) -> str:
     """Lower-case, strip accents and unify quotes and dashes, keeping the length."""
+    if text.isascii():  # most English text: only the backtick needs mapping
+        return text.lower().replace("`", "'")
     folded = text.translate(_FOLD_TABLE).lower()
     if len(folded) != len(text):  # a rare character whose lower case is longer
         folded = "".join(

@@ -324,6 +324,15 @@ def test_all_of_picks_the_closest_pair() -> None:
     assert hit.term == "foreign agents + immunity"
 
 
+def test_all_of_prefers_the_exact_member_at_the_same_position() -> None:
+    # "capture" is exact for one member and one typo away from "captura" (fuzzy 87)
+    group = ("captura", "capture")
+    for members in (group, group[::-1]):
+        matcher = make_matcher(topic(all_of=(("El Mayo",), members), window=5, fuzzy=87))
+        [hit] = matcher.match(article("After El Mayo's capture"))
+        assert (hit.term, hit.score) == ("El Mayo + capture", 100)
+
+
 def test_all_of_score_is_the_weakest_member() -> None:
     matcher = make_matcher(topic(all_of=(("Sheinbaum",), ("Washington",)), window=5))
     [hit] = matcher.match(article("Sheinbuam in Washington"))
