@@ -13,8 +13,8 @@ How a text is matched, cheapest step first:
    topic is woken only by its rarest words, so the common words that start
    phrases ("la", "the") or fill all_of groups ("Mexico") cost nothing here;
 4. only the topics still possible are checked word by word (order, typo
-   allowances, all_of windows, excludes), and only then are offsets computed
-   for the snippet.
+   allowances), offsets are computed for the fields that really match, and
+   topicrules.py decides (excludes, terms, all_of windows, score, snippet).
 After warm-up step 2 is one dict lookup per token; benchmarks/README.md has
 the numbers (10,000 articles × 1,000 terms in well under a second of CPU).
 
@@ -29,20 +29,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
 from .models import Article, Hit
-from .textnorm import TOKEN_RE, fold, is_acronym, is_upper_word, snippet_around, token_key
+from .textnorm import TOKEN_RE, fold, is_acronym, is_upper_word, token_key
+from .topicrules import (
+    EXCLUDE,
+    GROUP,
+    TERM,
+    CompiledTopic,
+    Occurrence,
+    Pattern,
+    all_patterns,
+    decide,
+    similarity,
+)
 from .watchlists import NOISY_WORDS, Topic, Watchlist
+
+__all__ = ["Matcher", "allowed_typos", "similarity"]
 
 MIN_FUZZY_LEN = 5
 MAX_TYPOS = 2
-SNIPPET_WIDTH = 200
 CACHE_LIMIT = 400_000
 
-TERM, GROUP, EXCLUDE = "term", "group", "exclude"
 _NO_CANDIDATES: dict[int, int] = {}  # shared by every token that is no term word; never mutated
 
 
@@ -55,63 +65,17 @@ def allowed_typos(length: int, fuzzy: int) -> int:
     return min(MAX_TYPOS, math.floor(length * (100 - fuzzy) / fuzzy + 1e-9))
 
 
-def similarity(letters: int, typos: int) -> float:
-    return round(100.0 * letters / (letters + typos), 1) if typos else 100.0
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Pattern:
-    """One term of one topic, as a sequence of word ids."""
-
-    text: str
-    topic: int  # index into Matcher.topics
-    role: str  # TERM, GROUP or EXCLUDE
-    group: int
-    words: tuple[int, ...]
-    max_typos: tuple[int, ...]
-    letters: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Occurrence:
-    pattern: _Pattern
-    field: str
-    position: int  # token index across all fields, for all_of windows
-    start: int  # character span in the field text
-    end: int
-    typos: int
-
-    @property
-    def score(self) -> float:
-        return similarity(self.pattern.letters, self.typos)
-
-
-@dataclass(slots=True)
-class _CompiledTopic:
-    watchlist: str
-    topic: Topic
-    terms: list[_Pattern]
-    groups: list[list[_Pattern]]
-    excludes: list[_Pattern]
-
-    def possible(self, present: set[int]) -> bool:
-        """Could the topic match an article whose candidate words are `present`?"""
-        if any(present.issuperset(p.words) for p in self.terms):
-            return True
-        return bool(self.groups) and all(
-            any(present.issuperset(p.words) for p in group) for group in self.groups
-        )
-
-
 class Matcher:
     """Watchlists compiled once; `match` is then called for every article."""
 
     def __init__(self, watchlists: Sequence[Watchlist]) -> None:
-        self.topics: list[_CompiledTopic] = []
+        self.topics: list[CompiledTopic] = []
         self.words: list[str] = []  # word id -> folded key
         self._word_ids: dict[str, int] = {}  # key -> id, matched in any case
         self._acronym_ids: dict[str, int] = {}  # key -> id, matched only in capitals
         self._allowance: list[int] = []  # word id -> typos it tolerates (max over patterns)
+        self._uses: list[int] = []  # word id -> patterns using it, to guess how common it is
+        self._named: list[bool] = []  # word id -> capitalised in some term: a name
         self._deletes: dict[str, set[int]] = {}
         self._triggers: dict[int, list[int]] = {}  # word id -> topics it wakes up
         self._cache: dict[str, dict[int, int]] = {}
@@ -126,9 +90,9 @@ class Matcher:
         self._index_triggers()
 
     # -- compiling -------------------------------------------------------------
-    def _compile_topic(self, watchlist_id: str, topic: Topic) -> _CompiledTopic:
+    def _compile_topic(self, watchlist_id: str, topic: Topic) -> CompiledTopic:
         index, fuzzy = len(self.topics), topic.fuzzy
-        return _CompiledTopic(
+        return CompiledTopic(
             watchlist_id,
             topic,
             terms=self._patterns(topic.terms, index, TERM, 0, fuzzy),
@@ -137,7 +101,9 @@ class Matcher:
             excludes=self._patterns(topic.exclude, index, EXCLUDE, 0, 100),
         )
 
-    def _patterns(self, terms, topic: int, role: str, group: int, fuzzy: int) -> list[_Pattern]:
+    def _patterns(
+        self, terms: Sequence[str], topic: int, role: str, group: int, fuzzy: int
+    ) -> list[Pattern]:
         patterns = []
         for text in terms:
             folded = fold(text)
@@ -146,25 +112,29 @@ class Matcher:
                 continue
             words, max_typos = [], []
             for start, end in spans:
-                key = token_key(folded[start:end])
-                acronym = is_acronym(text[start:end])
+                key, raw = token_key(folded[start:end]), text[start:end]
+                acronym = is_acronym(raw)
                 typos = 0 if acronym or not key.isalpha() else allowed_typos(len(key), fuzzy)
-                words.append(self._word_id(key, acronym, typos))
+                words.append(self._word_id(key, acronym, typos, raw[:1].isupper()))
                 max_typos.append(typos)
             letters = sum(len(self.words[w]) for w in words)
             patterns.append(
-                _Pattern(text, topic, role, group, tuple(words), tuple(max_typos), letters)
+                Pattern(text, topic, role, group, tuple(words), tuple(max_typos), letters)
             )
         return patterns
 
-    def _word_id(self, key: str, acronym: bool, allowance: int) -> int:
+    def _word_id(self, key: str, acronym: bool, allowance: int, named: bool) -> int:
         ids = self._acronym_ids if acronym else self._word_ids
         wid = ids.get(key)
         if wid is None:
             wid = ids[key] = len(self.words)
             self.words.append(key)
             self._allowance.append(allowance)
+            self._uses.append(0)
+            self._named.append(False)
         self._allowance[wid] = max(self._allowance[wid], allowance)
+        self._uses[wid] += 1
+        self._named[wid] |= named
         return wid
 
     def _index_triggers(self) -> None:
@@ -177,20 +147,13 @@ class Matcher:
         word used by fewer patterns; then a longer one. A term wakes its topic
         through its rarest word; an all_of topic through its rarest group.
         """
-        uses = [0] * len(self.words)
-        named = [False] * len(self.words)
-        for topic in self.topics:
-            for pattern in _all_patterns(topic):
-                for wid, raw in zip(pattern.words, TOKEN_RE.findall(pattern.text), strict=True):
-                    uses[wid] += 1
-                    named[wid] |= raw[:1].isupper()
 
         def weight(wid: int) -> tuple[bool, bool, int, int]:
             word = self.words[wid]
             noisy = word in NOISY_WORDS or len(word) <= 2
-            return (noisy, not named[wid], uses[wid], -len(word))
+            return (noisy, not self._named[wid], self._uses[wid], -len(word))
 
-        def anchor(pattern: _Pattern) -> int:
+        def anchor(pattern: Pattern) -> int:
             return min(pattern.words, key=weight)
 
         for index, topic in enumerate(self.topics):
@@ -257,16 +220,24 @@ class Matcher:
         possible = [t for t in sorted(woken) if self.topics[t].possible(present)]
         if not possible:
             return []
-        patterns = [p for t in possible for p in _all_patterns(self.topics[t])]
+        patterns = [p for t in possible for p in all_patterns(self.topics[t])]
         occurrences = [
             occ
             for name, text, candidates, offset in scanned
             for occ in self._find(name, text, candidates, offset, patterns)
         ]
         texts = {name: text for name, text, *_ in scanned}
-        return self._decide(article.id, occurrences, texts)
+        return decide(self.topics, article.id, occurrences, texts)
 
-    def _find(self, field, text, candidates, offset, patterns) -> Iterator[_Occurrence]:
+    def _find(
+        self,
+        field: str,
+        text: str,
+        candidates: list[dict[int, int]],
+        offset: int,
+        patterns: list[Pattern],
+    ) -> Iterator[Occurrence]:
+        """Where each pattern occurs in one field, with its typos and character span."""
         positions: dict[int, list[int]] = {}
         for position, found in enumerate(candidates):
             for wid in found:
@@ -280,46 +251,10 @@ class Matcher:
                 if spans is None:  # offsets only for fields that really match
                     spans = [m.span() for m in TOKEN_RE.finditer(text)]
                 start, end = spans[position][0], spans[position + len(pattern.words) - 1][1]
-                yield _Occurrence(pattern, field, offset + position, start, end, typos)
-
-    def _decide(self, article_id: str, occurrences: list[_Occurrence], texts) -> list[Hit]:
-        by_topic: dict[int, list[_Occurrence]] = {}
-        for occ in occurrences:
-            by_topic.setdefault(occ.pattern.topic, []).append(occ)
-        hits = []
-        for topic_index in sorted(by_topic):
-            found = by_topic[topic_index]
-            if any(o.pattern.role == EXCLUDE for o in found):
-                continue
-            ref = self.topics[topic_index]
-            hit = _term_hit(found) or _all_of_hit(found, ref.topic)
-            if hit is None:
-                continue
-            term, score, first, last = hit
-            text = texts[first.field]
-            # an all_of span wider than the snippet is shown around its first member
-            together = last.field == first.field and last.end - first.start <= SNIPPET_WIDTH
-            end = last.end if together else first.end
-            hits.append(
-                Hit(
-                    article_id=article_id,
-                    watchlist=ref.watchlist,
-                    topic=ref.topic.id,
-                    term=term,
-                    score=score,
-                    snippet=snippet_around(text, first.start, end, SNIPPET_WIDTH),
-                    field=first.field,
-                    priority=ref.topic.priority,
-                )
-            )
-        return hits
+                yield Occurrence(pattern, field, offset + position, start, end, typos)
 
 
-def _all_patterns(topic: _CompiledTopic) -> list[_Pattern]:
-    return [*topic.terms, *(p for g in topic.groups for p in g), *topic.excludes]
-
-
-def _match_at(pattern: _Pattern, position: int, candidates: list[dict[int, int]]) -> int | None:
+def _match_at(pattern: Pattern, position: int, candidates: list[dict[int, int]]) -> int | None:
     """Total typos if `pattern` matches the tokens starting at `position`, else None."""
     if position + len(pattern.words) > len(candidates):
         return None
@@ -330,56 +265,6 @@ def _match_at(pattern: _Pattern, position: int, candidates: list[dict[int, int]]
             return None
         total += typos
     return total
-
-
-def _term_hit(found: list[_Occurrence]):
-    terms = [o for o in found if o.pattern.role == TERM]
-    if not terms:
-        return None
-    best = min(terms, key=lambda o: (-o.score, o.position))
-    return best.pattern.text, best.score, best, best
-
-
-def _all_of_hit(found: list[_Occurrence], topic: Topic):
-    groups = len(topic.all_of)
-    # at one position an exact member goes before a typo one ("capture" vs "captura")
-    members = sorted(
-        (o for o in found if o.pattern.role == GROUP), key=lambda o: (o.position, -o.score)
-    )
-    if groups < 2 or len({o.pattern.group for o in members}) < groups:
-        return None
-    chosen = _smallest_window(members, groups)
-    span = chosen[-1].position - chosen[0].position
-    if topic.window is not None and span > topic.window:
-        return None
-    # one occurrence may fill several groups (a phrase listed in two): name it once
-    shown = {(o.field, o.start, o.end): o for o in sorted(chosen, key=lambda o: -o.pattern.group)}
-    term = " + ".join(o.pattern.text for o in sorted(shown.values(), key=lambda o: o.pattern.group))
-    return term, min(o.score for o in chosen), chosen[0], chosen[-1]
-
-
-def _smallest_window(members: list[_Occurrence], groups: int) -> list[_Occurrence]:
-    """The occurrences, one per group, spanning the fewest words (sliding window)."""
-    counts: dict[int, int] = {}
-    best: tuple[int, int] | None = None
-    left = 0
-    for right, occ in enumerate(members):
-        counts[occ.pattern.group] = counts.get(occ.pattern.group, 0) + 1
-        while len(counts) == groups:
-            span = members[right].position - members[left].position
-            if best is None or span < members[best[1]].position - members[best[0]].position:
-                best = (left, right)
-            group = members[left].pattern.group
-            counts[group] -= 1
-            if not counts[group]:
-                del counts[group]
-            left += 1
-    assert best is not None
-    window = members[best[0] : best[1] + 1]
-    picked: dict[int, _Occurrence] = {}
-    for occ in window:
-        picked.setdefault(occ.pattern.group, occ)
-    return sorted(picked.values(), key=lambda o: o.position)
 
 
 def _deletions(word: str, depth: int) -> set[str]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.matcher import Matcher, allowed_typos, similarity
+from monitor.matcher import Matcher, allowed_typos
 from monitor.models import Article, Hit
+from monitor.topicrules import similarity
 from monitor.watchlists import Topic, Watchlist
 
 
