@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 
 from rapidfuzz.distance import OSA
 
@@ -186,22 +187,20 @@ class Matcher:
         return found or _NO_CANDIDATES
 
     def _token_candidates(self, tokens: list[str]) -> list[dict[int, int]]:
-        found = list(map(self._cache.get, tokens))
-        if None in found:  # tokens never seen before: look them up once
-            if len(self._cache) > CACHE_LIMIT:
-                self._cache.clear()
-            for index, token in enumerate(tokens):
-                if found[index] is None:
-                    cached = self._cache.get(token)  # seen earlier in this same text?
-                    if cached is None:
-                        cached = self._cache[token] = self._candidates(token)
-                    found[index] = cached
+        cache = self._cache
+        found = list(map(cache.get, tokens))
+        if None in found:  # tokens never seen before: look each up once, then again
+            if len(cache) > CACHE_LIMIT:
+                cache.clear()
+            for token in set(tokens).difference(cache):
+                cache[token] = self._candidates(token)
+            found = list(map(cache.__getitem__, tokens))
         return found
 
     # -- matching ---------------------------------------------------------------
     def match(self, article: Article) -> list[Hit]:
         """Every topic the article matches, with the term, score and snippet."""
-        scanned = []  # (field, text, candidates, offset) of the fields with candidates
+        scanned = []  # (field, text, tokens, candidates, offset) of fields with candidates
         present: set[int] = set()
         offset = 0
         for name, text in (
@@ -211,21 +210,18 @@ class Matcher:
         ):
             if not text:
                 continue
-            candidates = self._token_candidates(TOKEN_RE.findall(text))
+            tokens = TOKEN_RE.findall(text)
+            candidates = self._token_candidates(tokens)
             if any(candidates):
-                scanned.append((name, text, candidates, offset))
+                scanned.append((name, text, tokens, candidates, offset))
                 present.update(*filter(None, candidates))
             offset += len(candidates)
-        woken = {t for wid in present for t in self._triggers.get(wid, ())}
+        woken = set().union(*map(self._triggers.get, present, repeat(())))
         possible = [t for t in sorted(woken) if self.topics[t].possible(present)]
         if not possible:
             return []
         patterns = [p for t in possible for p in all_patterns(self.topics[t])]
-        occurrences = [
-            occ
-            for name, text, candidates, offset in scanned
-            for occ in self._find(name, text, candidates, offset, patterns)
-        ]
+        occurrences = [occ for field in scanned for occ in self._find(*field, patterns)]
         texts = {name: text for name, text, *_ in scanned}
         return decide(self.topics, article.id, occurrences, texts)
 
@@ -233,6 +229,7 @@ class Matcher:
         self,
         field: str,
         text: str,
+        tokens: list[str],
         candidates: list[dict[int, int]],
         offset: int,
         patterns: list[Pattern],
@@ -242,16 +239,33 @@ class Matcher:
         for position, found in enumerate(candidates):
             for wid in found:
                 positions.setdefault(wid, []).append(position)
-        spans = None
+        starts = _Starts(text, tokens)
         for pattern in patterns:
             for position in positions.get(pattern.words[0], ()):
                 typos = _match_at(pattern, position, candidates)
-                if typos is None:
-                    continue
-                if spans is None:  # offsets only for fields that really match
-                    spans = [m.span() for m in TOKEN_RE.finditer(text)]
-                start, end = spans[position][0], spans[position + len(pattern.words) - 1][1]
-                yield Occurrence(pattern, field, offset + position, start, end, typos)
+                if typos is not None:
+                    last = position + len(pattern.words) - 1
+                    start, end = starts[position], starts[last] + len(tokens[last])
+                    yield Occurrence(pattern, field, offset + position, start, end, typos)
+
+
+class _Starts:
+    """Character offsets of a text's tokens, found only as far as they are asked for.
+
+    `text.find(token, after the previous token)` is exact: the next token starts at
+    the first word character after the previous one, and nothing before it can
+    match a token (tokens start with a word character, gaps have none).
+    """
+
+    def __init__(self, text: str, tokens: list[str]) -> None:
+        self.text, self.tokens, self.offsets = text, tokens, []
+
+    def __getitem__(self, position: int) -> int:
+        offsets, tokens = self.offsets, self.tokens
+        while len(offsets) <= position:
+            after = offsets[-1] + len(tokens[len(offsets) - 1]) if offsets else 0
+            offsets.append(self.text.find(tokens[len(offsets)], after))
+        return offsets[position]
 
 
 def _match_at(pattern: Pattern, position: int, candidates: list[dict[int, int]]) -> int | None:

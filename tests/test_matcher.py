@@ -7,12 +7,18 @@ reads like the watchlist line an analyst would write and the headline it must
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from monitor.matcher import Matcher, allowed_typos
+from monitor.matcher import Matcher, _Starts, allowed_typos
 from monitor.models import Article, Hit
+from monitor.textnorm import TOKEN_RE
 from monitor.topicrules import similarity
 from monitor.watchlists import Topic, Watchlist
+
+LABELED = Path(__file__).resolve().parent / "data" / "labeled_articles.jsonl"
 
 
 def make_matcher(*topics: Topic) -> Matcher:
@@ -416,3 +422,18 @@ def test_matching_is_deterministic_and_cache_safe() -> None:
 
 def test_empty_watchlists_match_nothing() -> None:
     assert Matcher([]).match(article("Sheinbaum")) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DEA DEA's D.E.A. dea, the U.S.-Mexico EE.UU. rock'n'roll Zambada’s",
+        "a-b ab b a ... ab_c 3.5 No. 1 «Sheinbaum» Shein\u00adbaum",
+        "  leading spaces and trailing ones   ",
+        *(json.loads(line)["summary"] for line in LABELED.read_text("utf-8").splitlines()),
+    ],
+)
+def test_token_offsets_agree_with_the_tokeniser(text: str) -> None:
+    tokens = TOKEN_RE.findall(text)
+    starts = _Starts(text, tokens)
+    assert [starts[i] for i in range(len(tokens))] == [m.start() for m in TOKEN_RE.finditer(text)]
