@@ -146,7 +146,7 @@ def tokenize(text: str) -> list[Token]:
 
 
 def fold_tokens(text: str) -> list[str]:
-    """Just the folded tokens (no keys, no offsets): the matcher's fast path."""
+    """Just the folded tokens (no keys, no offsets): for title comparisons and digests."""
     return TOKEN_RE.findall(fold(text))
 
 

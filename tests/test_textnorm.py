@@ -33,6 +33,7 @@ from monitor.textnorm import (
         pytest.param("Ken\u00a0Salazar", "ken salazar", id="no-break space"),
         pytest.param("İstanbul", "istanbul", id="dotted capital I keeps length"),
         pytest.param("Nguyễn", "nguyen", id="letter outside Latin Extended-A"),
+        pytest.param("DEA`s Agents", "dea's agents", id="ASCII fast path maps the backtick"),
     ],
 )
 def test_fold(text: str, expected: str) -> None:
