@@ -1,17 +1,22 @@
 """Compiled watchlists -> `Matcher.match(article) -> list[Hit]`. Pure: no I/O.
 
 How a text is matched, cheapest step first:
-1. fold and tokenise each field once (`textnorm`);
-2. look every distinct token up in a cache of its candidate term words: an
-   exact key hit, or a typo-tolerant one found through a deletion index
-   (SymSpell: two words within k typos share a string reachable by at most k
-   deletions from each) and confirmed with rapidfuzz's OSA distance, where a
-   swap of two adjacent letters counts as one typo;
-3. only fields with a candidate are tokenised again with offsets, to check
-   multi-word terms word by word, the upper-case rule for acronyms, all_of
-   windows and excludes, and to cut the snippet.
-Most articles stop after step 2, and the cache makes step 2 one dict lookup per
-token once the vocabulary of the feeds has been seen.
+1. split each field into tokens once (`textnorm.TOKEN_RE`, on the original text);
+2. look every distinct token up in a cache of the term words it may stand for:
+   an exact key hit (case- and accent-folded, singular, no possessive), the
+   acronym form only when the token is written in capitals, or a typo-tolerant
+   hit found through a deletion index (SymSpell: two words within k typos share
+   a string reachable by at most k deletions from each) and confirmed with
+   rapidfuzz's OSA distance, where a swap of two adjacent letters is one typo;
+3. a set test: a topic can only match if every word of one of its terms, or of
+   one term in each all_of group, is among the article's candidate words. Each
+   topic is woken only by its rarest words, so the common words that start
+   phrases ("la", "the") or fill all_of groups ("Mexico") cost nothing here;
+4. only the topics still possible are checked word by word (order, typo
+   allowances), offsets are computed for the fields that really match, and
+   topicrules.py decides (excludes, terms, all_of windows, score, snippet).
+After warm-up step 2 is one dict lookup per token; benchmarks/README.md has
+the numbers (10,000 articles × 1,000 terms in well under a second of CPU).
 
 Similarity of a word with typos is 100 × letters / (letters + typos): at the
 default `fuzzy = 90` a word needs nine letters to tolerate one typo
@@ -23,21 +28,33 @@ typo tolerance never turns a short word into another.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from itertools import repeat
 
 from rapidfuzz.distance import OSA
 
 from .models import Article, Hit
-from .textnorm import TOKEN_RE, fold, is_acronym, is_upper_word, snippet_around, token_key
-from .watchlists import Topic, Watchlist
+from .textnorm import TOKEN_RE, fold, is_acronym, is_upper_word, token_key
+from .topicrules import (
+    EXCLUDE,
+    GROUP,
+    TERM,
+    CompiledTopic,
+    Occurrence,
+    Pattern,
+    all_patterns,
+    decide,
+    similarity,
+)
+from .watchlists import NOISY_WORDS, Topic, Watchlist
+
+__all__ = ["Matcher", "allowed_typos", "similarity"]
 
 MIN_FUZZY_LEN = 5
 MAX_TYPOS = 2
-SNIPPET_WIDTH = 200
 CACHE_LIMIT = 400_000
 
-TERM, GROUP, EXCLUDE = "term", "group", "exclude"
+_NO_CANDIDATES: dict[int, int] = {}  # shared by every token that is no term word; never mutated
 
 
 def allowed_typos(length: int, fuzzy: int) -> int:
@@ -49,269 +66,219 @@ def allowed_typos(length: int, fuzzy: int) -> int:
     return min(MAX_TYPOS, math.floor(length * (100 - fuzzy) / fuzzy + 1e-9))
 
 
-def similarity(letters: int, typos: int) -> float:
-    return round(100.0 * letters / (letters + typos), 1) if typos else 100.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Pattern:
-    """One term of one topic, as a sequence of word ids."""
-
-    text: str
-    topic: int  # index into Matcher.topics
-    role: str  # TERM, GROUP or EXCLUDE
-    group: int
-    words: tuple[int, ...]
-    acronym: tuple[bool, ...]
-    max_typos: tuple[int, ...]
-    letters: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Occurrence:
-    pattern: _Pattern
-    field: str
-    position: int  # token index across all fields, for all_of windows
-    start: int  # character span in the field text
-    end: int
-    typos: int
-
-    @property
-    def score(self) -> float:
-        return similarity(self.pattern.letters, self.typos)
-
-
-@dataclass(frozen=True, slots=True)
-class _TopicRef:
-    watchlist: str
-    topic: Topic
-
-
 class Matcher:
     """Watchlists compiled once; `match` is then called for every article."""
 
     def __init__(self, watchlists: Sequence[Watchlist]) -> None:
-        self.topics: list[_TopicRef] = []
-        self.words: list[str] = []
-        self._word_ids: dict[str, int] = {}
-        self._word_allowance: list[int] = []
-        self._first_word: dict[int, list[_Pattern]] = {}
+        self.topics: list[CompiledTopic] = []
+        self.words: list[str] = []  # word id -> folded key
+        self._word_ids: dict[str, int] = {}  # key -> id, matched in any case
+        self._acronym_ids: dict[str, int] = {}  # key -> id, matched only in capitals
+        self._allowance: list[int] = []  # word id -> typos it tolerates (max over patterns)
+        self._uses: list[int] = []  # word id -> patterns using it, to guess how common it is
+        self._named: list[bool] = []  # word id -> capitalised in some term: a name
         self._deletes: dict[str, set[int]] = {}
-        self._max_typos = 0
-        self._cache: dict[str, tuple[tuple[int, int], ...]] = {}
+        self._triggers: dict[int, list[int]] = {}  # word id -> topics it wakes up
+        self._cache: dict[str, dict[int, int]] = {}
         for watchlist in watchlists:
             for topic in watchlist.topics:
-                self._compile_topic(watchlist.id, topic)
+                self.topics.append(self._compile_topic(watchlist.id, topic))
         for wid, word in enumerate(self.words):
-            for variant in _deletions(word, self._word_allowance[wid]):
-                self._deletes.setdefault(variant, set()).add(wid)
-        self._max_typos = max(self._word_allowance, default=0)
+            if self._allowance[wid]:
+                for variant in _deletions(word, self._allowance[wid]):
+                    self._deletes.setdefault(variant, set()).add(wid)
+        self._max_typos = max(self._allowance, default=0)
+        self._index_triggers()
 
     # -- compiling -------------------------------------------------------------
-    def _compile_topic(self, watchlist_id: str, topic: Topic) -> None:
-        index = len(self.topics)
-        self.topics.append(_TopicRef(watchlist_id, topic))
-        for term in topic.terms:
-            self._add_pattern(term, index, TERM, 0, topic.fuzzy)
-        for group_index, group in enumerate(topic.all_of):
-            for term in group:
-                self._add_pattern(term, index, GROUP, group_index, topic.fuzzy)
-        for term in topic.exclude:
+    def _compile_topic(self, watchlist_id: str, topic: Topic) -> CompiledTopic:
+        index, fuzzy = len(self.topics), topic.fuzzy
+        return CompiledTopic(
+            watchlist_id,
+            topic,
+            terms=self._patterns(topic.terms, index, TERM, 0, fuzzy),
+            groups=[self._patterns(g, index, GROUP, i, fuzzy) for i, g in enumerate(topic.all_of)],
             # excludes are exact: a typo should not silently veto a real story
-            self._add_pattern(term, index, EXCLUDE, 0, 100)
-
-    def _add_pattern(self, text: str, topic: int, role: str, group: int, fuzzy: int) -> None:
-        folded = fold(text)
-        raw_words = [text[m.start() : m.end()] for m in TOKEN_RE.finditer(folded)]
-        keys = [token_key(m.group()) for m in TOKEN_RE.finditer(folded)]
-        if not keys:
-            return
-        acronym = tuple(is_acronym(w) for w in raw_words)
-        max_typos = tuple(
-            0 if acr else allowed_typos(len(key), fuzzy) if key.isalpha() else 0
-            for key, acr in zip(keys, acronym, strict=True)
+            excludes=self._patterns(topic.exclude, index, EXCLUDE, 0, 100),
         )
-        ids = tuple(self._word_id(k, t) for k, t in zip(keys, max_typos, strict=True))
-        pattern = _Pattern(
-            text, topic, role, group, ids, acronym, max_typos, sum(len(k) for k in keys)
-        )
-        self._first_word.setdefault(ids[0], []).append(pattern)
 
-    def _word_id(self, key: str, allowance: int) -> int:
-        wid = self._word_ids.get(key)
+    def _patterns(
+        self, terms: Sequence[str], topic: int, role: str, group: int, fuzzy: int
+    ) -> list[Pattern]:
+        patterns = []
+        for text in terms:
+            folded = fold(text)
+            spans = [m.span() for m in TOKEN_RE.finditer(folded)]
+            if not spans:
+                continue
+            words, max_typos = [], []
+            for start, end in spans:
+                key, raw = token_key(folded[start:end]), text[start:end]
+                acronym = is_acronym(raw)
+                typos = 0 if acronym or not key.isalpha() else allowed_typos(len(key), fuzzy)
+                words.append(self._word_id(key, acronym, typos, raw[:1].isupper()))
+                max_typos.append(typos)
+            letters = sum(len(self.words[w]) for w in words)
+            patterns.append(
+                Pattern(text, topic, role, group, tuple(words), tuple(max_typos), letters)
+            )
+        return patterns
+
+    def _word_id(self, key: str, acronym: bool, allowance: int, named: bool) -> int:
+        ids = self._acronym_ids if acronym else self._word_ids
+        wid = ids.get(key)
         if wid is None:
-            wid = self._word_ids[key] = len(self.words)
+            wid = ids[key] = len(self.words)
             self.words.append(key)
-            self._word_allowance.append(allowance)
-        else:
-            self._word_allowance[wid] = max(self._word_allowance[wid], allowance)
+            self._allowance.append(allowance)
+            self._uses.append(0)
+            self._named.append(False)
+        self._allowance[wid] = max(self._allowance[wid], allowance)
+        self._uses[wid] += 1
+        self._named[wid] |= named
         return wid
 
+    def _index_triggers(self) -> None:
+        """Wake each topic only through its rarest words (see step 3 above).
+
+        How common a word is, is guessed from the watchlists themselves: the
+        noisy words the validator warns about and words of one or two letters
+        are the worst triggers; then a word the analyst capitalised (a name:
+        "embajador Salazar", "arrest of Hocon") beats a lower-case one; then a
+        word used by fewer patterns; then a longer one. A term wakes its topic
+        through its rarest word; an all_of topic through its rarest group.
+        """
+
+        def weight(wid: int) -> tuple[bool, bool, int, int]:
+            word = self.words[wid]
+            noisy = word in NOISY_WORDS or len(word) <= 2
+            return (noisy, not self._named[wid], self._uses[wid], -len(word))
+
+        def anchor(pattern: Pattern) -> int:
+            return min(pattern.words, key=weight)
+
+        for index, topic in enumerate(self.topics):
+            anchors = [anchor(p) for p in topic.terms]
+            if topic.groups:
+                rarest = min(topic.groups, key=lambda g: max(weight(anchor(p)) for p in g))
+                anchors += [anchor(p) for p in rarest]
+            for wid in set(anchors):
+                self._triggers.setdefault(wid, []).append(index)
+
     # -- candidates --------------------------------------------------------------
-    def _candidates(self, token: str) -> tuple[tuple[int, int], ...]:
-        """(word id, typos) pairs a folded token may stand for."""
-        key = token_key(token)
+    def _candidates(self, token: str) -> dict[int, int]:
+        """{word id: typos} for the term words an original-text token may stand for."""
+        key = token_key(fold(token))
         found: dict[int, int] = {}
         wid = self._word_ids.get(key)
         if wid is not None:
             found[wid] = 0
+        wid = self._acronym_ids.get(key)
+        if wid is not None and is_upper_word(token):
+            found[wid] = 0
         if self._max_typos and key.isalpha() and len(key) >= MIN_FUZZY_LEN - self._max_typos:
             for variant in _deletions(key, self._max_typos):
                 for wid in self._deletes.get(variant, ()):
-                    if wid in found:
-                        continue
-                    limit = self._word_allowance[wid]
-                    typos = OSA.distance(key, self.words[wid], score_cutoff=limit)
-                    if typos <= limit:
-                        found[wid] = typos
-        return tuple(found.items())
+                    if wid not in found:
+                        limit = self._allowance[wid]
+                        typos = OSA.distance(key, self.words[wid], score_cutoff=limit)
+                        if typos <= limit:
+                            found[wid] = typos
+        return found or _NO_CANDIDATES
 
-    def _token_candidates(self, tokens: list[str]) -> list[tuple[tuple[int, int], ...]]:
+    def _token_candidates(self, tokens: list[str]) -> list[dict[int, int]]:
         cache = self._cache
-        if len(cache) > CACHE_LIMIT:
-            cache.clear()
-        for token in set(tokens).difference(cache):
-            cache[token] = self._candidates(token)
-        return list(map(cache.__getitem__, tokens))
+        found = list(map(cache.get, tokens))
+        if None in found:  # tokens never seen before: look each up once, then again
+            if len(cache) > CACHE_LIMIT:
+                cache.clear()
+            for token in set(tokens).difference(cache):
+                cache[token] = self._candidates(token)
+            found = list(map(cache.__getitem__, tokens))
+        return found
 
     # -- matching ---------------------------------------------------------------
     def match(self, article: Article) -> list[Hit]:
         """Every topic the article matches, with the term, score and snippet."""
-        fields = [
-            (name, text)
-            for name, text in (
-                ("title", article.title),
-                ("summary", article.summary),
-                ("content", article.content),
-            )
-            if text
-        ]
-        occurrences: list[_Occurrence] = []
-        texts: dict[str, str] = {}
+        scanned = []  # (field, text, tokens, candidates, offset) of fields with candidates
+        present: set[int] = set()
         offset = 0
-        for name, text in fields:
-            folded = fold(text)
-            tokens = TOKEN_RE.findall(folded)
+        for name, text in (
+            ("title", article.title),
+            ("summary", article.summary),
+            ("content", article.content),
+        ):
+            if not text:
+                continue
+            tokens = TOKEN_RE.findall(text)
             candidates = self._token_candidates(tokens)
             if any(candidates):
-                texts[name] = text
-                spans = [m.span() for m in TOKEN_RE.finditer(folded)]
-                occurrences.extend(self._find(name, text, spans, candidates, offset))
-            offset += len(tokens)
-        if not occurrences:
+                scanned.append((name, text, tokens, candidates, offset))
+                present.update(*filter(None, candidates))
+            offset += len(candidates)
+        woken = set().union(*map(self._triggers.get, present, repeat(())))
+        possible = [t for t in sorted(woken) if self.topics[t].possible(present)]
+        if not possible:
             return []
-        return self._decide(article.id, occurrences, texts)
+        patterns = [p for t in possible for p in all_patterns(self.topics[t])]
+        occurrences = [occ for field in scanned for occ in self._find(*field, patterns)]
+        texts = {name: text for name, text, *_ in scanned}
+        return decide(self.topics, article.id, occurrences, texts)
 
-    def _find(self, field: str, text: str, spans, candidates, offset) -> Iterable[_Occurrence]:
-        for position, cands in enumerate(candidates):
-            for wid, typos in cands:
-                for pattern in self._first_word.get(wid, ()):
-                    total = self._match_pattern(pattern, position, typos, text, spans, candidates)
-                    if total is not None:
-                        end = spans[position + len(pattern.words) - 1][1]
-                        yield _Occurrence(
-                            pattern, field, offset + position, spans[position][0], end, total
-                        )
+    def _find(
+        self,
+        field: str,
+        text: str,
+        tokens: list[str],
+        candidates: list[dict[int, int]],
+        offset: int,
+        patterns: list[Pattern],
+    ) -> Iterator[Occurrence]:
+        """Where each pattern occurs in one field, with its typos and character span."""
+        positions: dict[int, list[int]] = {}
+        for position, found in enumerate(candidates):
+            for wid in found:
+                positions.setdefault(wid, []).append(position)
+        starts = _Starts(text, tokens)
+        for pattern in patterns:
+            for position in positions.get(pattern.words[0], ()):
+                typos = _match_at(pattern, position, candidates)
+                if typos is not None:
+                    last = position + len(pattern.words) - 1
+                    start, end = starts[position], starts[last] + len(tokens[last])
+                    yield Occurrence(pattern, field, offset + position, start, end, typos)
 
-    @staticmethod
-    def _match_pattern(pattern, position, first_typos, text, spans, candidates) -> int | None:
-        """Total typos if `pattern` matches starting at `position`, else None."""
-        words = pattern.words
-        if position + len(words) > len(candidates):
+
+class _Starts:
+    """Character offsets of a text's tokens, found only as far as they are asked for.
+
+    `text.find(token, after the previous token)` is exact: the next token starts at
+    the first word character after the previous one, and nothing before it can
+    match a token (tokens start with a word character, gaps have none).
+    """
+
+    def __init__(self, text: str, tokens: list[str]) -> None:
+        self.text, self.tokens, self.offsets = text, tokens, []
+
+    def __getitem__(self, position: int) -> int:
+        offsets, tokens = self.offsets, self.tokens
+        while len(offsets) <= position:
+            after = offsets[-1] + len(tokens[len(offsets) - 1]) if offsets else 0
+            offsets.append(self.text.find(tokens[len(offsets)], after))
+        return offsets[position]
+
+
+def _match_at(pattern: Pattern, position: int, candidates: list[dict[int, int]]) -> int | None:
+    """Total typos if `pattern` matches the tokens starting at `position`, else None."""
+    if position + len(pattern.words) > len(candidates):
+        return None
+    total = 0
+    for i, wid in enumerate(pattern.words):
+        typos = candidates[position + i].get(wid)
+        if typos is None or typos > pattern.max_typos[i]:
             return None
-        total = 0
-        for i, wid in enumerate(words):
-            typos = first_typos if i == 0 else dict(candidates[position + i]).get(wid)
-            if typos is None or typos > pattern.max_typos[i]:
-                return None
-            if pattern.acronym[i]:
-                start, end = spans[position + i]
-                if not is_upper_word(text[start:end]):
-                    return None
-            total += typos
-        return total
-
-    def _decide(self, article_id: str, occurrences: list[_Occurrence], texts) -> list[Hit]:
-        by_topic: dict[int, list[_Occurrence]] = {}
-        for occ in occurrences:
-            by_topic.setdefault(occ.pattern.topic, []).append(occ)
-        hits = []
-        for topic_index in sorted(by_topic):
-            found = by_topic[topic_index]
-            if any(o.pattern.role == EXCLUDE for o in found):
-                continue
-            ref = self.topics[topic_index]
-            hit = self._term_hit(found) or self._all_of_hit(found, ref.topic)
-            if hit is None:
-                continue
-            term, score, first, last = hit
-            text = texts[first.field]
-            end = last.end if last.field == first.field else first.end
-            hits.append(
-                Hit(
-                    article_id=article_id,
-                    watchlist=ref.watchlist,
-                    topic=ref.topic.id,
-                    term=term,
-                    score=score,
-                    snippet=snippet_around(text, first.start, end, SNIPPET_WIDTH),
-                    field=first.field,
-                    priority=ref.topic.priority,
-                )
-            )
-        return hits
-
-    @staticmethod
-    def _term_hit(found: list[_Occurrence]):
-        terms = [o for o in found if o.pattern.role == TERM]
-        if not terms:
-            return None
-        best = min(terms, key=lambda o: (-o.score, o.position))
-        return best.pattern.text, best.score, best, best
-
-    @staticmethod
-    def _all_of_hit(found: list[_Occurrence], topic: Topic):
-        groups = len(topic.all_of)
-        members = sorted((o for o in found if o.pattern.role == GROUP), key=lambda o: o.position)
-        if groups < 2 or len({o.pattern.group for o in members}) < groups:
-            return None
-        chosen = _smallest_window(members, groups)
-        span = chosen[-1].position - chosen[0].position
-        if topic.window is not None and span > topic.window:
-            return None
-        # one occurrence may fill several groups (a phrase listed in two): name it once
-        shown = {
-            (o.field, o.start, o.end): o for o in sorted(chosen, key=lambda o: -o.pattern.group)
-        }
-        term = " + ".join(
-            o.pattern.text for o in sorted(shown.values(), key=lambda o: o.pattern.group)
-        )
-        score = min(o.score for o in chosen)
-        return term, score, chosen[0], chosen[-1]
-
-
-def _smallest_window(members: list[_Occurrence], groups: int) -> list[_Occurrence]:
-    """The occurrences, one per group, spanning the fewest words (sliding window)."""
-    counts: dict[int, int] = {}
-    best: tuple[int, int] | None = None
-    left = 0
-    for right, occ in enumerate(members):
-        counts[occ.pattern.group] = counts.get(occ.pattern.group, 0) + 1
-        while len(counts) == groups:
-            span = members[right].position - members[left].position
-            if best is None or span < members[best[1]].position - members[best[0]].position:
-                best = (left, right)
-            group = members[left].pattern.group
-            counts[group] -= 1
-            if not counts[group]:
-                del counts[group]
-            left += 1
-    assert best is not None
-    window = members[best[0] : best[1] + 1]
-    picked: dict[int, _Occurrence] = {}
-    for occ in window:
-        picked.setdefault(occ.pattern.group, occ)
-    return sorted(picked.values(), key=lambda o: o.position)
+        total += typos
+    return total
 
 
 def _deletions(word: str, depth: int) -> set[str]:

@@ -5,9 +5,12 @@ found in the folded text is the same span in the original: snippets and the
 upper-case check for acronyms read the original at those offsets.
 
 Decisions, each forced by real headlines:
-- accents fold to their base letter (Mérida = Merida, López = Lopez). ñ folds
-  to n as well: feeds and readers write "Pena Nieto" for Peña Nieto, and no
-  watchlist term depends on año/ano being different words;
+- accents fold to their base letter (Mérida = Merida, López = Lopez);
+- ñ folds to n as well, on both sides. Decided, not overlooked: English-language
+  wires and accent-stripping feeds write "Pena Nieto" and "Nuno" for Peña Nieto
+  and Nuño, and a term must find them. The pairs where ñ carries meaning
+  (peña/pena "penalty", año/ano, caña/cana) only matter for a one-word term,
+  so such a name goes in a watchlist as a phrase ("Peña Nieto", never "Peña");
 - dotted acronyms are one token ("U.S." = "US", "EE.UU." = "EEUU");
 - possessives drop ("DEA's", "Zambada’s", "agents'");
 - simple plurals fold to the singular in both languages by stripping a final
@@ -63,13 +66,21 @@ def _build_fold_table() -> dict[int, str]:
 
 _FOLD_TABLE = _build_fold_table()
 
-# A token: a dotted acronym (U.S., EE.UU.) or a run of word characters joined by
-# apostrophes (O'Brien, DEA's). Runs on folded text, so [a-z] is enough for dots.
-TOKEN_RE = re.compile(r"(?:[a-z]{1,2}\.){2,}|\w+(?:'\w+)*")
+# A token: a run of word characters joined by apostrophes (O'Brien, DEA’s) or soft
+# hyphens (HTML &shy;, "Shein&shy;baum" from justified web copy), or a dotted
+# acronym (U.S., EE.UU.: the optional tail, written as a suffix because a
+# separate alternative tried at every word costs a third more). It splits the
+# original text and its folding identically (folding keeps letters letters and
+# maps every apostrophe to '), so the matcher tokenises the original text and
+# folds only the distinct tokens it has not seen before.
+SOFT_HYPHEN = "\u00ad"
+TOKEN_RE = re.compile(r"\w+(?:['\u2019\u2018\u00b4`\u00ad]\w+)*(?:\.(?:[^\W\d_]{1,2}\.)+)?")
 
 
 def fold(text: str) -> str:
     """Lower-case, strip accents and unify quotes and dashes, keeping the length."""
+    if text.isascii():  # most English text: only the backtick needs mapping
+        return text.lower().replace("`", "'")
     folded = text.translate(_FOLD_TABLE).lower()
     if len(folded) != len(text):  # a rare character whose lower case is longer
         folded = "".join(
@@ -93,6 +104,8 @@ def token_key(token: str) -> str:
     """The matching key of one folded token: no dots, no possessive, singular."""
     if "." in token:
         token = token.replace(".", "")
+    if SOFT_HYPHEN in token:
+        token = token.replace(SOFT_HYPHEN, "")
     if "'" in token:
         if token.endswith("'s"):
             token = token[:-2]
@@ -133,21 +146,21 @@ def tokenize(text: str) -> list[Token]:
 
 
 def fold_tokens(text: str) -> list[str]:
-    """Just the folded tokens (no keys, no offsets): the matcher's fast path."""
+    """Just the folded tokens (no keys, no offsets): for title comparisons and digests."""
     return TOKEN_RE.findall(fold(text))
 
 
 def is_upper_word(original: str) -> bool:
-    """True for DEA, AMLO, U.S., DEA's: every letter upper case."""
+    """True for DEA, AMLO, U.S., DEA's and the plural DEAs: every letter upper case."""
     letters = [c for c in original if c.isalpha()]
-    if original.endswith(("'s", "’s")):
-        letters = letters[:-1]
+    if original.endswith(("'s", "’s")) or (original.endswith("s") and len(letters) > 2):
+        letters = letters[:-1]  # possessive, or an acronym's plural ("FTOs", "two DEAs")
     return bool(letters) and all(c.isupper() for c in letters)
 
 
 def is_acronym(term_word: str) -> bool:
     """An all-caps word of at most four letters in a watchlist term (DEA, CJNG, US)."""
-    letters = term_word.replace(".", "")
+    letters = term_word.replace(".", "").removesuffix("'s").removesuffix("’s")
     return 1 <= len(letters) <= 4 and letters.isalpha() and letters.isupper()
 
 

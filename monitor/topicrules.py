@@ -1,0 +1,159 @@
+"""Which topics an article's occurrences satisfy, and the hit each one makes.
+
+The matcher (matcher.py) finds where each pattern occurs; this module decides,
+per topic: an exclude anywhere vetoes it; else the best-scoring term wins
+(exact before typo, then the earliest); else every all_of group must have an
+occurrence and the tightest window holding one of each must fit in `window`
+words. A hit names the term (or "A + B" for all_of), the score (100 exact,
+less with typos: 100 × letters / (letters + typos)) and a snippet of about
+SNIPPET_WIDTH characters centred on the match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import Hit
+from .textnorm import snippet_around
+from .watchlists import Topic
+
+SNIPPET_WIDTH = 200
+TERM, GROUP, EXCLUDE = "term", "group", "exclude"
+
+
+def similarity(letters: int, typos: int) -> float:
+    return round(100.0 * letters / (letters + typos), 1) if typos else 100.0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Pattern:
+    """One term of one topic, as a sequence of word ids."""
+
+    text: str
+    topic: int  # index into Matcher.topics
+    role: str  # TERM, GROUP or EXCLUDE
+    group: int
+    words: tuple[int, ...]
+    max_typos: tuple[int, ...]
+    letters: int
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    pattern: Pattern
+    field: str
+    position: int  # token index across all fields, for all_of windows
+    start: int  # character span in the field text
+    end: int
+    typos: int
+
+    @property
+    def score(self) -> float:
+        return similarity(self.pattern.letters, self.typos)
+
+
+@dataclass(slots=True)
+class CompiledTopic:
+    watchlist: str
+    topic: Topic
+    terms: list[Pattern]
+    groups: list[list[Pattern]]
+    excludes: list[Pattern]
+
+    def possible(self, present: set[int]) -> bool:
+        """Could the topic match an article whose candidate words are `present`?"""
+        if any(present.issuperset(p.words) for p in self.terms):
+            return True
+        return bool(self.groups) and all(
+            any(present.issuperset(p.words) for p in group) for group in self.groups
+        )
+
+
+def all_patterns(topic: CompiledTopic) -> list[Pattern]:
+    return [*topic.terms, *(p for g in topic.groups for p in g), *topic.excludes]
+
+
+def decide(
+    topics: list[CompiledTopic], article_id: str, occurrences: list[Occurrence], texts
+) -> list[Hit]:
+    """The hits: per topic, no exclude found, then the best term or the tightest all_of."""
+    by_topic: dict[int, list[Occurrence]] = {}
+    for occ in occurrences:
+        by_topic.setdefault(occ.pattern.topic, []).append(occ)
+    hits = []
+    for topic_index in sorted(by_topic):
+        found = by_topic[topic_index]
+        if any(o.pattern.role == EXCLUDE for o in found):
+            continue
+        ref = topics[topic_index]
+        hit = _term_hit(found) or _all_of_hit(found, ref.topic)
+        if hit is None:
+            continue
+        term, score, first, last = hit
+        text = texts[first.field]
+        # an all_of span wider than the snippet is shown around its first member
+        together = last.field == first.field and last.end - first.start <= SNIPPET_WIDTH
+        end = last.end if together else first.end
+        hits.append(
+            Hit(
+                article_id=article_id,
+                watchlist=ref.watchlist,
+                topic=ref.topic.id,
+                term=term,
+                score=score,
+                snippet=snippet_around(text, first.start, end, SNIPPET_WIDTH),
+                field=first.field,
+                priority=ref.topic.priority,
+            )
+        )
+    return hits
+
+
+def _term_hit(found: list[Occurrence]):
+    terms = [o for o in found if o.pattern.role == TERM]
+    if not terms:
+        return None
+    best = min(terms, key=lambda o: (-o.score, o.position))
+    return best.pattern.text, best.score, best, best
+
+
+def _all_of_hit(found: list[Occurrence], topic: Topic):
+    groups = len(topic.all_of)
+    # at one position an exact member goes before a typo one ("capture" vs "captura")
+    members = sorted(
+        (o for o in found if o.pattern.role == GROUP), key=lambda o: (o.position, -o.score)
+    )
+    if groups < 2 or len({o.pattern.group for o in members}) < groups:
+        return None
+    chosen = _smallest_window(members, groups)
+    span = chosen[-1].position - chosen[0].position
+    if topic.window is not None and span > topic.window:
+        return None
+    # one occurrence may fill several groups (a phrase listed in two): name it once
+    shown = {(o.field, o.start, o.end): o for o in sorted(chosen, key=lambda o: -o.pattern.group)}
+    term = " + ".join(o.pattern.text for o in sorted(shown.values(), key=lambda o: o.pattern.group))
+    return term, min(o.score for o in chosen), chosen[0], chosen[-1]
+
+
+def _smallest_window(members: list[Occurrence], groups: int) -> list[Occurrence]:
+    """The occurrences, one per group, spanning the fewest words (sliding window)."""
+    counts: dict[int, int] = {}
+    best: tuple[int, int] | None = None
+    left = 0
+    for right, occ in enumerate(members):
+        counts[occ.pattern.group] = counts.get(occ.pattern.group, 0) + 1
+        while len(counts) == groups:
+            span = members[right].position - members[left].position
+            if best is None or span < members[best[1]].position - members[best[0]].position:
+                best = (left, right)
+            group = members[left].pattern.group
+            counts[group] -= 1
+            if not counts[group]:
+                del counts[group]
+            left += 1
+    assert best is not None
+    window = members[best[0] : best[1] + 1]
+    picked: dict[int, Occurrence] = {}
+    for occ in window:
+        picked.setdefault(occ.pattern.group, occ)
+    return sorted(picked.values(), key=lambda o: o.position)

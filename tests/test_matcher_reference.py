@@ -1,0 +1,129 @@
+"""The fast Matcher against an obvious, slow reference of the same rules.
+
+The Matcher skips work (a token cache, candidate-word sets, topics woken only by
+their rarest words); none of that may change which topics match. The reference
+below checks every pattern at every token with rapidfuzz directly, and both run
+over seeded synthetic articles (benchmarks/corpus.py: names, phrases, acronyms,
+all_of windows, excludes, injected typos) and over both labeled sets.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+from rapidfuzz.distance import OSA
+
+from monitor.matcher import Matcher, allowed_typos
+from monitor.models import Article
+from monitor.textnorm import TOKEN_RE, fold, is_acronym, is_upper_word, token_key
+from monitor.watchlists import Topic, load_watchlists
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks.corpus import make_corpus  # noqa: E402
+
+
+@cache
+def _words(term: str, fuzzy: int) -> list[tuple[str, bool, int]]:
+    folded = fold(term)
+    out = []
+    for m in TOKEN_RE.finditer(folded):
+        key, acronym = token_key(m.group()), is_acronym(term[m.start() : m.end()])
+        typos = 0 if acronym or not key.isalpha() else allowed_typos(len(key), fuzzy)
+        out.append((key, acronym, typos))
+    return out
+
+
+@cache
+def _word_matches(word: tuple[str, bool, int], key: str, original: str) -> bool:
+    want, acronym, typos = word
+    if acronym:
+        return key == want and is_upper_word(original)
+    if key == want:
+        return True
+    return bool(typos) and key.isalpha() and OSA.distance(key, want) <= typos
+
+
+def _positions(term: str, fuzzy: int, tokens) -> list[int]:
+    words = _words(term, fuzzy)
+    keys = {t[2] for t in tokens}
+    for want, _, typos in words:  # a word that occurs nowhere: skip the scan (keeps it fast)
+        if want not in keys and not (
+            typos and any(OSA.distance(k, want, score_cutoff=typos) <= typos for k in keys)
+        ):
+            return []
+    return [
+        tokens[i][0]
+        for i in range(len(tokens) - len(words) + 1)
+        if all(
+            tokens[i + j][1] == tokens[i][1]  # one field
+            and _word_matches(w, tokens[i + j][2], tokens[i + j][3])
+            for j, w in enumerate(words)
+        )
+    ]
+
+
+def reference_tokens(article: Article) -> list[tuple[int, str, str, str]]:
+    tokens, offset = [], 0  # (position, field, key, original)
+    for field, text in (("t", article.title), ("s", article.summary), ("c", article.content)):
+        folded = fold(text)
+        spans = [m.span() for m in TOKEN_RE.finditer(folded)]
+        tokens += [
+            (offset + i, field, token_key(folded[a:b]), text[a:b]) for i, (a, b) in enumerate(spans)
+        ]
+        offset += len(spans)
+    return tokens
+
+
+def reference_matches(topic: Topic, tokens) -> bool:
+    if any(_positions(t, 100, tokens) for t in topic.exclude):
+        return False
+    if any(_positions(t, topic.fuzzy, tokens) for t in topic.terms):
+        return True
+    if not topic.all_of:
+        return False
+    groups = [
+        sorted(p for t in g for p in _positions(t, topic.fuzzy, tokens)) for g in topic.all_of
+    ]
+    if not all(groups):
+        return False
+    best = min(
+        max(min(p for p in g if p >= start) for g in groups) - start
+        for start in sorted({p for g in groups for p in g})
+        if all(any(p >= start for p in g) for g in groups)
+    )
+    return topic.window is None or best <= topic.window
+
+
+def _compare(watchlists, articles) -> list[str]:
+    matcher = Matcher(watchlists)
+    problems = []
+    for article in articles:
+        got = {(h.watchlist, h.topic) for h in matcher.match(article)}
+        tokens = reference_tokens(article)
+        want = {(w.id, t.id) for w in watchlists for t in w.topics if reference_matches(t, tokens)}
+        if got != want:
+            problems.append(f"{article.id}: matcher {sorted(got)} reference {sorted(want)}")
+    return problems
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_matcher_agrees_with_reference_on_synthetic_articles(seed: int) -> None:
+    corpus = make_corpus(n_articles=300, n_terms=200, seed=seed)
+    problems = _compare(corpus.watchlists, corpus.articles)
+    assert not problems, "\n".join(problems[:10])
+
+
+@pytest.mark.parametrize("name", ["labeled_articles.jsonl", "heldout_articles.jsonl"])
+def test_matcher_agrees_with_reference_on_labeled_sets(name: str) -> None:
+    lines = (ROOT / "tests" / "data" / name).read_text(encoding="utf-8").splitlines()
+    articles = [
+        Article(id=d["id"], feed_url="f", url="u", title=d["title"], summary=d["summary"])
+        for d in map(json.loads, lines)
+    ]
+    problems = _compare(load_watchlists(ROOT / "watchlists"), articles)
+    assert not problems, "\n".join(problems[:10])
