@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -140,16 +141,29 @@ class Store:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
-            if self.path != ":memory:":
-                self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA busy_timeout=30000")
-            migrations.apply(self.db)
+            self._prepare()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"cannot open database {self.path}: {exc}",
                 hint="check [storage] path and that its folder is writable",
             ) from exc
+
+    def _prepare(self, attempts: int = 20) -> None:
+        """WAL mode and migrations. Two processes opening a new database at once (the
+        worker and `monitor status`) can see SQLITE_BUSY on the journal-mode switch,
+        which the busy timeout does not cover, so that step is retried briefly."""
+        for attempt in range(attempts):
+            try:
+                self.db.execute("PRAGMA busy_timeout=30000")
+                if self.path != ":memory:":
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                migrations.apply(self.db)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
     def close(self) -> None:
         self.db.close()

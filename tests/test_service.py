@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from conftest import ROOT, SAMPLE_WATCHLIST, rss
 from fakes.feed_server import FeedServer, Route
-
-from monitor.store import Store
 
 
 def wait_until(predicate, timeout: float = 20.0) -> bool:
@@ -24,22 +24,24 @@ def wait_until(predicate, timeout: float = 20.0) -> bool:
     return False
 
 
-def cycles(db: Path) -> list[dict]:
+def query(db: Path, sql: str) -> list[sqlite3.Row]:
+    """Read the worker's database as an operator would, read-only; [] until it exists."""
     if not db.exists():
         return []
-    store = Store(db)
     try:
-        return [dict(r) for r in store.db["cycles"].rows if r["finished_at"]]
-    finally:
-        store.close()
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+            conn.row_factory = sqlite3.Row
+            return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # created but not migrated yet
+        return []
+
+
+def cycles(db: Path) -> list[dict]:
+    return [dict(r) for r in query(db, "SELECT * FROM cycles WHERE finished_at IS NOT NULL")]
 
 
 def hit_topics(db: Path) -> set[tuple[str, str]]:
-    store = Store(db)
-    try:
-        return {(r["article_id"], r["topic"]) for r in store.db["hits"].rows}
-    finally:
-        store.close()
+    return {(r["article_id"], r["topic"]) for r in query(db, "SELECT article_id, topic FROM hits")}
 
 
 def start_worker(tmp_path: Path, feed_url: str, watchlists: Path) -> subprocess.Popen:
