@@ -3,7 +3,9 @@
 - poll: at start, then every `interval_seconds` with jitter; never two at
   once (max_instances=1), missed runs coalesce into one;
 - digests: daily at `[digest] time` in `[digest] timezone` for the console,
-  and per subscriber at their own time and zone when Telegram is on;
+  and per subscriber at their own time and zone when Telegram is on
+  (`DailyAt`: once per local day across daylight-saving changes);
+- housekeeping: daily retention and upkeep at a quiet hour (`housekeeping.py`);
 - SIGTERM/SIGINT stop the loop after the job in flight finishes its transaction.
 """
 
@@ -13,18 +15,53 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .chats import chat_settings, digest_missed, queue_chat_digest
 from .deliver.console import CONSOLE_CHAT
+from .housekeeping import run_housekeeping
 from .worker import Runtime, deliver, poll_cycle, queue_digest
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE_SECONDS = 300
+HOUSEKEEPING_TIME = "03:17"  # local to [digest] timezone: a quiet hour, off the round minute
+
+
+class DailyAt(BaseTrigger):
+    """Fires once a day at HH:MM local time in `zone`, daylight saving included.
+
+    APScheduler 3's CronTrigger fires twice when the time falls in the hour that
+    repeats when clocks go back (01:30 in New York), and can return a time
+    already past. Here the first occurrence wins (fold=0) and a time that does
+    not exist when clocks go forward (02:30) fires at the same UTC instant one
+    hour later on the wall clock (03:30). Either way: once per local day.
+    """
+
+    __slots__ = ("hour", "minute", "zone")
+
+    def __init__(self, hhmm: str, zone: str) -> None:
+        self.hour, self.minute = (int(x) for x in hhmm.split(":"))
+        self.zone = ZoneInfo(zone)
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+        day = now.astimezone(self.zone).date() - timedelta(days=1)
+        while True:
+            local = datetime.combine(day, time(self.hour, self.minute), self.zone)
+            candidate = local.astimezone(UTC)
+            if candidate >= now and (previous_fire_time is None or candidate > previous_fire_time):
+                return candidate
+            day += timedelta(days=1)
+
+    def __str__(self) -> str:
+        return f"daily at {self.hour:02d}:{self.minute:02d} {self.zone.key}"
+
+
 DRAIN_INTERVAL_SECONDS = 5
 
 
@@ -41,10 +78,9 @@ def build_scheduler(rt: Runtime) -> AsyncIOScheduler:
         next_run_time=rt.clock(),
     )
     if not rt.telegram_enabled:
-        hour, minute = (int(x) for x in rt.config.digest.time.split(":"))
         scheduler.add_job(
             _guarded(_console_digest, rt, "digest"),
-            CronTrigger(hour=hour, minute=minute, timezone=rt.config.digest.timezone),
+            DailyAt(rt.config.digest.time, rt.config.digest.timezone),
             id="digest:console",
             max_instances=1,
             coalesce=True,
@@ -52,7 +88,19 @@ def build_scheduler(rt: Runtime) -> AsyncIOScheduler:
         )
     else:
         schedule_subscribers(scheduler, rt)
+    scheduler.add_job(
+        _guarded(_housekeeping, rt, "housekeeping"),
+        DailyAt(HOUSEKEEPING_TIME, rt.config.digest.timezone),
+        id="housekeeping",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
     return scheduler
+
+
+async def _housekeeping(rt: Runtime) -> None:
+    await run_housekeeping(rt.store, rt.config.storage.keep_days, rt.clock())
 
 
 def schedule_subscribers(scheduler: AsyncIOScheduler, rt: Runtime) -> None:
@@ -83,11 +131,10 @@ def schedule_chat_digest(
         if scheduler.get_job(job_id):
             scheduler.remove_job(job_id)
         return
-    hour, minute = (int(x) for x in settings.digest_time.split(":"))
     first_run = {"next_run_time": rt.clock()} if catch_up else {}
     scheduler.add_job(
         _guarded(partial(run_chat_digest, chat_id=chat_id), rt, job_id),
-        CronTrigger(hour=hour, minute=minute, timezone=settings.timezone),
+        DailyAt(settings.digest_time, settings.timezone),
         id=job_id,
         replace_existing=True,
         max_instances=1,

@@ -709,6 +709,51 @@ class Store:
                WHERE active = 1 AND failures > 0 ORDER BY failures DESC, url"""
         )
 
+    # -- housekeeping --------------------------------------------------------------------
+    def prune_batch(self, cutoff: datetime, limit: int = 500) -> int:
+        """Delete up to `limit` articles first seen before `cutoff` that no hit refers to,
+        with their feed links; hits and their articles are kept for good. Small batches,
+        each its own short transaction, so a big backlog never holds the write lock long."""
+        with self.transaction():
+            ids = [
+                r["id"]
+                for r in self._rows(
+                    """SELECT id FROM articles WHERE seen_at < ?
+                     AND NOT EXISTS (SELECT 1 FROM hits WHERE hits.article_id = articles.id)
+                   LIMIT ?""",
+                    (iso(cutoff), limit),
+                )
+            ]
+            if not ids:
+                return 0
+            marks = ",".join("?" * len(ids))
+            self.db.execute(f"DELETE FROM article_feeds WHERE article_id IN ({marks})", ids)
+            self.db.execute(f"DELETE FROM articles WHERE id IN ({marks})", ids)
+        return len(ids)
+
+    def prune_logs(self, cutoff: datetime) -> int:
+        """Delivered or failed outbox rows and cycle records older than `cutoff`."""
+        with self.transaction():
+            outbox = self.db.execute(
+                "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", (iso(cutoff),)
+            ).rowcount
+            cycles = self.db.execute(
+                "DELETE FROM cycles WHERE started_at < ?", (iso(cutoff),)
+            ).rowcount
+        return outbox + cycles
+
+    def optimize(self) -> None:
+        """VACUUM-free upkeep: refresh the planner's statistics, fold the WAL back."""
+        self.db.execute("PRAGMA optimize")
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def subscribers_of(self, watchlist: str) -> list[str]:
+        rows = self._rows(
+            "SELECT chat_id FROM subscriptions WHERE watchlist = ? AND paused = 0 ORDER BY chat_id",
+            (watchlist,),
+        )
+        return [r["chat_id"] for r in rows]
+
 
 def _article_from_row(row: dict) -> Article:
     return Article(

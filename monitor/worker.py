@@ -27,6 +27,7 @@ from .digest import build_digest, render_telegram, render_text, write_html_archi
 from .fetch import Fetcher
 from .library import WatchlistLibrary
 from .models import Article, Feed, FetchResult, Hit
+from .notices import queue_reload_notices
 from .parse import parse_feed
 from .render import alert_payload
 from .store import Store
@@ -82,7 +83,9 @@ def sync_config_feeds(rt: Runtime) -> None:
 async def poll_cycle(rt: Runtime) -> CycleReport:
     """Fetch every due feed, store what is new, match it, queue and send alerts."""
     async with rt.lock:  # never two cycles at once, whoever calls
-        rt.library.refresh()
+        outcome = rt.library.refresh()
+        if outcome.errors or outcome.removed:
+            queue_reload_notices(rt.store, rt.config, rt.telegram_enabled, outcome, rt.clock())
         report = CycleReport()
         started = rt.clock()
         cycle_id = rt.store.start_cycle(started)
