@@ -6,6 +6,11 @@ Two labeled sets in tests/data/:
 - heldout_articles.jsonl: written without reading the watchlists, so it shows
   what tuning did not see. Its bar is looser (HELDOUT_* below) and is what the
   watchlists truly meet on it; improve watchlists or engine, never the labels.
+  (Its misses were since fixed, so it is no longer blind.)
+- blind_articles.jsonl: 70 items written later, again without reading the
+  watchlists, and never tuned on: 0.98 precision / 0.98 recall at its first
+  measurement. Keep it blind: a miss here is reported, not fixed by editing
+  the watchlists against this file. Held to the held-out bar.
 
 On failure the message carries the per-topic table and the misclassified ids.
 The scoring lives in benchmarks/quality.py so the README table and this test agree.
@@ -63,7 +68,9 @@ def _assert_bar(scores, overall: tuple[float, float], per_topic: float) -> None:
     assert not problems, "; ".join(problems) + _report(scores)
 
 
-@pytest.mark.parametrize("name", ["labeled_articles.jsonl", "heldout_articles.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["labeled_articles.jsonl", "heldout_articles.jsonl", "blind_articles.jsonl"]
+)
 def test_labeled_sets_are_well_formed(name: str) -> None:
     items = quality.load_labeled(DATA / name)
     topics = {
@@ -103,4 +110,10 @@ def test_tuned_set_meets_the_issue_bar() -> None:
 def test_heldout_set_meets_its_looser_bar() -> None:
     items, scores = _scores("heldout_articles.jsonl")
     assert len(items) >= 80
+    _assert_bar(scores, (HELDOUT_OVERALL_PRECISION, HELDOUT_OVERALL_RECALL), HELDOUT_TOPIC)
+
+
+def test_blind_set_meets_the_heldout_bar() -> None:
+    items, scores = _scores("blind_articles.jsonl")
+    assert len(items) >= 60
     _assert_bar(scores, (HELDOUT_OVERALL_PRECISION, HELDOUT_OVERALL_RECALL), HELDOUT_TOPIC)
