@@ -11,13 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from pngpixels import read_pixels
 
-from monitor.digest import (
-    build_digest,
-    render_html_page,
-    render_telegram,
-    render_text,
-    write_html_archive,
-)
+from monitor.digest import build_digest
+from monitor.digest_page import render_html_page, write_html_archive
+from monitor.digest_render import render_telegram, render_text
 from monitor.models import Article, Hit
 from monitor.render import TELEGRAM_LIMIT
 
