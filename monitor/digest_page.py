@@ -166,7 +166,8 @@ def write_index(html_dir: Path) -> Path:
     for page in sorted(html_dir.glob(PAGE_GLOB), reverse=True):
         meta = page_meta(page)
         stories, hits = meta.get("hit-count", "?"), meta.get("hits")
-        counts = f"{stories} stories" + (f" · {hits} hits" if hits is not None else "")
+        counts = f"{stories} {'story' if stories == '1' else 'stories'}"
+        counts += f" · {hits} {'hit' if hits == '1' else 'hits'}" if hits is not None else ""
         rows.append(
             f'<li><a href="{e(page.name, quote=True)}">{e(page.stem)}</a> '
             f'<span class="meta">{e(counts)}</span></li>'

@@ -40,7 +40,8 @@ def header_line(digest: Digest) -> str:
     if not digest.topics:
         return f"Digest for {digest.date}: nothing matched today."
     counts = ", ".join(f"{t.title} {len(t.entries)}" for t in digest.topics)
-    return f"Digest for {digest.date} ({digest.timezone}): {digest.story_count} stories — {counts}"
+    stories = "1 story" if digest.story_count == 1 else f"{digest.story_count} stories"
+    return f"Digest for {digest.date} ({digest.timezone}): {stories} — {counts}"
 
 
 def sources_text(entry: DigestEntry) -> str:

@@ -98,6 +98,7 @@ def test_demo_runs_offline_and_prints_alerts_and_digest(tmp_path):
     assert out.count("ALERT ") >= 3
     assert "Digest for" in out and "nothing matched" not in out
     assert "Second cycle (conditional GET): feeds_ok=3" in out and "articles_new=0" in out
+    assert out.count("📈 Surge:") == 1  # the Salazar hearing, in all three demo feeds
     assert "AT&T <-> Pemex" not in out.split("Digest for")[0]  # a non-matching story: no alert
     pages = list((keep / "digests").glob("????-??-??.html"))
     assert len(pages) == 1 and (keep / "digests" / "index.html").exists()
