@@ -102,6 +102,22 @@ def test_demo_runs_offline_and_prints_alerts_and_digest(tmp_path):
     assert "AT&T <-> Pemex" not in out.split("Digest for")[0]  # a non-matching story: no alert
     pages = list((keep / "digests").glob("????-??-??.html"))
     assert len(pages) == 1 and (keep / "digests" / "index.html").exists()
+    again = tmp_path / "again.html"
+    date = pages[0].stem
+    rendered = monitor(
+        "digest",
+        "--config",
+        str(keep / "config.toml"),
+        "--date",
+        date,
+        "--html",
+        str(again),
+        cwd=tmp_path,
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    assert again.read_text(encoding="utf-8").count("<article") == pages[0].read_text(
+        encoding="utf-8"
+    ).count("<article")
 
 
 def test_poll_digest_and_status_on_a_file_feed(tmp_path):
