@@ -90,12 +90,12 @@ def render_telegram_parts(digest: Digest) -> list[TelegramPart]:
         heading = ""
         if topic.watchlist != watchlist:
             watchlist = topic.watchlist
-            heading += f"\n<u>{e(topic.watchlist_title or topic.watchlist)}</u>\n"
+            heading += f"<b><u>{e(topic.watchlist_title or topic.watchlist)}</u></b>\n\n"
         if entry is topic.entries[0]:
             heading += f"<b>{e(topic.title)}</b>{_flag(topic)} · {_stories(topic)}\n"
         block = _cap(heading + _entry_html(number, entry, tz, digest.date))
         text, entries = parts[-1]
-        candidate = f"{text}\n{block}"
+        candidate = f"{text}\n\n{block}"  # a blank line between entries: easy to scan
         if len(candidate) <= TELEGRAM_BUDGET and len(entries) < MAX_ENTRIES_PER_PART:
             parts[-1] = (candidate, entries)
         else:
