@@ -34,7 +34,7 @@ h3{font-size:1.05rem;margin:1.25rem 0 .5rem;border-bottom:2px solid #ccc}
 .meta{color:#555;font-size:.9rem}
 article{background:#fff;border-radius:8px;padding:.75rem 1rem;margin:.5rem 0;box-shadow:0 1px 2px #0002;overflow-wrap:anywhere}
 article a{font-weight:600;color:#0b57d0;text-decoration:none}.num{color:#777;margin-right:.3rem}
-.snippet{margin:.3rem 0 0}.votes{float:right;font-size:.85rem}
+.snippet{margin:.3rem 0 0}.votes{margin-top:.3rem}
 mark{background:#ffe58a}.empty{font-style:italic}
 .toc{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.4rem}
 .toc li{background:#fff;border-radius:1rem;padding:.15rem .7rem;box-shadow:0 1px 2px #0002}
@@ -101,17 +101,17 @@ def _article(number: int, entry: DigestEntry, tz: ZoneInfo, date: str) -> str:
     snippet = bold_term(entry.snippet, entry.term).replace("<b>", "<mark>")
     snippet = snippet.replace("</b>", "</mark>")
     votes = ""
-    if entry.relevant or entry.not_relevant:
+    if entry.relevant or entry.not_relevant:  # words too: not every font has the emoji
         votes = (
-            f'<span class="votes" title="relevance votes">👍 {entry.relevant} '
-            f"👎 {entry.not_relevant}</span>"
+            f'<div class="meta votes">Votes: 👍 {entry.relevant} relevant · '
+            f"👎 {entry.not_relevant} not relevant</div>"
         )
     return (
-        f'<article id="entry-{number}">{votes}<span class="num">{number}.</span>'
+        f'<article id="entry-{number}"><span class="num">{number}.</span>'
         f'<a href="{e(entry.url, quote=True)}">{e(entry.title)}</a>'
         f'<div class="meta">{e(sources_text(entry))} · {when(entry, tz, date)}'
         f" · matched “{e(entry.term)}”</div>"
-        f'<p class="snippet">{snippet}</p></article>'
+        f'<p class="snippet">{snippet}</p>{votes}</article>'
     )
 
 

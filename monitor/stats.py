@@ -8,6 +8,7 @@ three outlets carried counts for each of its three hits.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -55,9 +56,19 @@ class TopicStats:
 
 
 def noisiness(tally: Tally) -> tuple:
-    """Sort key: the largest share of 👎 first, then the most 👎, then the most hits."""
-    share = tally.share_not_relevant
-    return (share is None, -(share or 0.0), -tally.not_relevant, -tally.hits)
+    """Sort key, noisiest first: by the lower bound of the share voted not relevant (Wilson,
+    95%), so 12 of 20 votes outranks a single vote at 100%; then the most hits. Terms
+    nobody voted on come last."""
+    return (tally.votes == 0, -wilson_lower_bound(tally.not_relevant, tally.votes), -tally.hits)
+
+
+def wilson_lower_bound(successes: int, trials: int, z: float = 1.96) -> float:
+    if trials == 0:
+        return 0.0
+    share = successes / trials
+    centre = share + z * z / (2 * trials)
+    spread = z * math.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials))
+    return (centre - spread) / (1 + z * z / trials)
 
 
 def collect_stats(
@@ -99,6 +110,10 @@ def stats_json(topics: list[TopicStats], since: datetime, days: int) -> dict:
     }
 
 
+def _votes(count: int) -> str:
+    return f"{count} vote" if count == 1 else f"{count} votes"
+
+
 def _share(tally: Tally) -> str:
     share = tally.share_not_relevant
     return "—" if share is None else f"{share:.0%}"
@@ -117,11 +132,11 @@ def format_stats(topics: list[TopicStats], since: datetime, days: int) -> str:
     noisy.sort(key=lambda pair: noisiness(pair[1].tally))
     lines.append("")
     if noisy:
-        lines.append("Noisiest terms (most voted not relevant):")
+        lines.append("Noisiest terms (most voted not relevant; more votes weigh more):")
         for topic, term in noisy[:10]:
             tally = term.tally
             lines.append(
-                f"  {_share(tally):>5} not relevant ({tally.not_relevant} of {tally.votes} votes)"
+                f"  {_share(tally):>5} not relevant ({tally.not_relevant} of {_votes(tally.votes)})"
                 f"  {topic.watchlist}/{topic.topic}  {term.term!r}"
             )
     else:

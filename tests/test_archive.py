@@ -148,3 +148,16 @@ def test_stats_without_a_database_is_a_user_error(tmp_path, sample_watchlists, c
     config = write_config(tmp_path, sample_watchlists)
     assert main(["stats", "--config", str(config)]) == 2
     assert "no database yet" in capsys.readouterr().err
+
+
+def test_noisiest_first_weighs_the_number_of_votes():
+    from monitor.stats import Tally, noisiness
+
+    tallies = {
+        "one vote, 100%": Tally(hits=3, voted=1, not_relevant=1),
+        "6 of 10": Tally(hits=12, voted=10, relevant=4, not_relevant=6),
+        "all relevant": Tally(hits=9, voted=9, relevant=9),
+        "no votes": Tally(hits=50),
+    }
+    ranked = sorted(tallies, key=lambda name: noisiness(tallies[name]))
+    assert ranked == ["6 of 10", "one vote, 100%", "all relevant", "no votes"]

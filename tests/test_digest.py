@@ -257,7 +257,7 @@ def test_page_has_every_entry_escapes_every_field_and_shows_votes(store, clock):
         assert entry.url in parsed.links
     assert nasty in visible and "Outlet <b>&</b>" in visible and "matched “<DEA>”" in visible
     assert 'https://e.org/n1?a=1&b="2"' in parsed.links
-    assert "👍 2 👎 0" in visible
+    assert "Votes: 👍 2 relevant · 👎 0 not relevant" in visible
 
 
 def test_telegram_parts_number_entries_and_carry_one_button_row_each(store, clock):
