@@ -25,7 +25,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -37,7 +37,7 @@ from telegram.ext import (
     filters,
 )
 
-from . import chats, replies
+from . import chats, feedback, replies
 from .deliver.ratelimit import SendGate
 from .deliver.telegram import GateRateLimiter
 from .errors import UserError
@@ -67,6 +67,7 @@ def build_application(rt: Runtime, token: str, gate: SendGate) -> Application:
     for name, handler in COMMAND_HANDLERS.items():
         app.add_handler(CommandHandler(name, command(name, handler), filters=MESSAGES))
     app.add_handler(CallbackQueryHandler(on_button, pattern=r"^(sub|unsub):"))
+    app.add_handler(CallbackQueryHandler(on_vote, pattern=r"^vote:"))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate))
     app.add_handler(MessageHandler(filters.COMMAND & MESSAGES, on_unknown_command))
     app.add_handler(
@@ -320,6 +321,29 @@ async def on_button(update: Update, context: Context) -> None:
         return
     await query.answer()  # type: ignore[union-attr]
     await reply(update, text)
+
+
+async def on_vote(update: Update, context: Context) -> None:
+    """👍 / 👎 under an alert or a digest entry: store the vote, answer, tick the choice."""
+    query, rt = update.callback_query, _rt(context)
+    data = query.data or ""  # type: ignore[union-attr]
+    try:
+        answer = feedback.cast_vote(rt.store, _chat_id(update), data, rt.clock())
+    except UserError as exc:
+        await query.answer(exc.message, show_alert=True)  # type: ignore[union-attr]
+        return
+    await query.answer(answer)  # type: ignore[union-attr]
+    markup = getattr(query.message, "reply_markup", None)  # type: ignore[union-attr]
+    vote, token = feedback.parse_vote(data)  # type: ignore[misc]
+    if markup is None:  # too old for Telegram to show us the message
+        return
+    marked = feedback.mark_choice(markup.to_dict(), token, vote)
+    if marked == markup.to_dict():
+        return
+    try:
+        await query.edit_message_reply_markup(InlineKeyboardMarkup.de_json(marked, context.bot))  # type: ignore[union-attr]
+    except BadRequest as exc:  # the message can no longer be edited: the vote still counts
+        log.info("vote keyboard not updated chat=%s error=%s", _chat_id(update), exc.message)
 
 
 async def on_migrate(update: Update, context: Context) -> None:

@@ -14,8 +14,9 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .config import TIME_RE, Config
-from .digest import build_digest, render_telegram
+from .digest import build_digest
 from .errors import UserError
+from .feedback import digest_payloads
 from .models import Subscription
 from .timeutil import iso, parse_iso
 from .worker import Runtime, queue_digest
@@ -205,13 +206,12 @@ def queue_digest_now(rt: Runtime, chat_id: str, now: datetime, request_key: str)
     ]
     if not rows:
         return 0
-    digest = build_digest(rows, local.date().isoformat(), tz, rt.library.topic_titles())
-    parts = render_telegram(digest)
+    titles, wl_titles = rt.library.topic_titles(), rt.library.watchlist_titles()
+    digest = build_digest(rows, local.date().isoformat(), tz, titles, wl_titles, now)
     queued = 0
     with rt.store.transaction():
-        for index, part in enumerate(parts, start=1):
+        for index, payload in enumerate(digest_payloads(rt.store, digest, chat_id, now), 1):
             key = f"digest-now:{chat_id}:{request_key}:{index}"
-            payload = {"text": part, "date": digest.date, "part": index, "parts": len(parts)}
             queued += rt.store.enqueue(chat_id, "digest", key, payload, now)
     return queued
 

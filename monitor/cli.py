@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import sys
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -98,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     digest = with_config(sub.add_parser("digest", help="show or render a day's digest"))
     digest.add_argument("--date", help="YYYY-MM-DD in [digest] timezone (default: today)")
     digest.add_argument("--html", metavar="FILE", help="also write the standalone HTML page here")
+
+    stats = with_config(
+        sub.add_parser("stats", help="relevance votes per topic and term, noisiest first")
+    )
+    stats.add_argument(
+        "--days", type=_positive_int, default=30, help="hits stored in the last N days (30)"
+    )
+    stats.add_argument("--json", action="store_true", help="machine-readable output")
 
     status = with_config(sub.add_parser("status", help="health of the worker"))
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -320,34 +328,15 @@ def print_problems(report: CheckReport) -> None:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    from .digest import build_digest, render_html_page, render_text
+    from .cmd_digest import run_digest
 
-    config = load_config(args.config)
-    tz = ZoneInfo(config.digest.timezone)
-    day = _parse_date(args.date) if args.date else datetime.now(tz).date()
-    since = datetime.combine(day, time(0), tz)
-    until = datetime.combine(day + timedelta(days=1), time(0), tz)
-    store = open_store(config)
-    titles = _topic_titles(config)
-    digest = build_digest(store.hits_between(since, until), day.isoformat(), tz, titles)
-    print(render_text(digest))
-    if args.html:
-        Path(args.html).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.html).write_text(render_html_page(digest), encoding="utf-8")
-        print(f"wrote {args.html}", file=sys.stderr)
-    return 0
+    return run_digest(args)
 
 
-def _parse_date(text: str):
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise UserError(f"--date {text}: expected YYYY-MM-DD") from exc
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .cmd_digest import run_stats
 
-
-def _topic_titles(config: Config) -> dict[tuple[str, str], str]:
-    report = check_watchlists(config.watchlists.path)
-    return {(w.id, t.id): t.title for w in report.watchlists for t in w.topics}
+    return run_stats(args)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -407,6 +396,7 @@ COMMANDS = {
     "backtest": cmd_backtest,
     "seeds suggest": cmd_seeds_suggest,
     "digest": cmd_digest,
+    "stats": cmd_stats,
     "status": cmd_status,
     "demo": cmd_demo,
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import tempfile
 import threading
@@ -78,8 +79,22 @@ def run_demo(watchlists: Path, keep: Path | None) -> int:
                 pages = sorted(config.digest.html_dir.glob("????-??-??.html"))
                 print(f"Database: {config.storage.path}")
                 print(f"Digest pages: {', '.join(str(p) for p in pages)}")
+                settings = write_demo_config(folder, watchlists)
+                print(f"Render a day again: monitor digest --config {settings} --html PAGE.html")
         finally:
             rt.store.close()
             server.shutdown()
             server.server_close()
     return 0
+
+
+def write_demo_config(folder: Path, watchlists: Path) -> Path:
+    """A config for the kept demo database, so `monitor digest` and `monitor stats` read it."""
+    path = folder / "config.toml"
+    path.write_text(
+        '[storage]\npath = "demo.db"\n\n'
+        f"[watchlists]\npath = {json.dumps(watchlists.resolve().as_posix())}\n\n"
+        '[digest]\nhtml_dir = "digests"\n',
+        encoding="utf-8",
+    )
+    return path

@@ -91,3 +91,6 @@ class WatchlistLibrary:
 
     def topic_titles(self) -> dict[tuple[str, str], str]:
         return {(w.id, t.id): t.title for w in self.watchlists for t in w.topics}
+
+    def watchlist_titles(self) -> dict[str, str]:
+        return {w.id: w.title for w in self.watchlists}

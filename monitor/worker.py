@@ -3,8 +3,9 @@
 The pipeline, and the code below follows it stage by stage:
 
     store.feeds_due(now) | fetch | parse | store.add_new_articles | match
-        | store.add_hits + store.enqueue (one transaction per feed, with the
-          feed's new ETag/Last-Modified) | deliver | store.mark_sent
+        | store.add_hits + store.enqueue (alerts, surges; one transaction per
+          feed, with the feed's new ETag/Last-Modified) | archive | deliver
+        | store.mark_sent
 
 A feed that fails becomes a recorded outcome (`feeds.last_error`, backoff)
 and the cycle goes on. Nothing is sent from the poll itself: alerts are
@@ -18,12 +19,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
+from .archive import refresh_archive
 from .config import Config
 from .deliver import DrainReport, DrainState, Sink, drain_outbox
 from .deliver.console import CONSOLE_CHAT
-from .digest import build_digest, render_telegram, render_text, write_html_archive
+from .digest import build_digest
+from .feedback import alert_keyboard, digest_payloads
 from .fetch import Fetcher
 from .library import WatchlistLibrary
 from .models import Article, Feed, FetchResult, Hit
@@ -31,7 +35,8 @@ from .notices import queue_reload_notices
 from .parse import parse_feed
 from .render import alert_payload
 from .store import Store
-from .timeutil import utcnow
+from .surge import queue_surges
+from .timeutil import parse_iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +108,7 @@ async def poll_cycle(rt: Runtime) -> CycleReport:
                 record_failure(
                     rt, feed, f"no answer before the cycle deadline ({deadline:g}s)", report
                 )
+        update_archive(rt)
         report.delivery = await deliver(rt)
         rt.store.finish_cycle(
             cycle_id,
@@ -138,6 +144,9 @@ def process_result(rt: Runtime, result: FetchResult, report: CycleReport) -> Non
         hits = [hit for article in new_articles for hit in rt.library.matcher.match(article)]
         stored = rt.store.add_hits(hits, now)
         queued = queue_alerts(rt, new_articles, stored, now)
+        recipients = partial(alert_recipients, rt, now)  # looked up only when a story surges
+        titles = rt.library.topic_titles()
+        queued += queue_surges(rt.store, feed.url, recipients, titles, rt.config.digest, now)
         rt.store.record_fetch(
             feed.url,
             now,
@@ -198,6 +207,9 @@ def queue_alerts(
                 continue
             payload = alert_payload(by_id[article_id], chosen, titles)
             payload["timezone"] = tz
+            if chat_id != CONSOLE_CHAT:  # 👍 / 👎 under every Telegram alert
+                hit_ids = rt.store.hit_ids(article_id, [(h.watchlist, h.topic) for h in chosen])
+                payload["reply_markup"] = alert_keyboard(rt.store.add_vote_target(hit_ids, now))
             queued += rt.store.enqueue(
                 chat_id, "alert", f"alert:{chat_id}:{article_id}", payload, now
             )
@@ -242,36 +254,56 @@ def queue_digest(
     """Queue a chat's digest of the hits since its previous one; returns the messages queued.
 
     The window is by hit id, not by time: no gap and no overlap across restarts,
-    clock changes and time-zone changes. A chat's first digest covers the last day.
+    clock changes and time-zone changes. One digest per local date in the chat's
+    zone at the time: a chat that moved west and meets a date again still gets
+    that day's digest (its key then names the zone). A chat's first digest covers
+    the last day.
     """
     tz = ZoneInfo(tz_name or rt.config.digest.timezone)
     date = now.astimezone(tz).date().isoformat()
     chat = rt.store.chat(chat_id) or {}
+    last_at = parse_iso(chat.get("last_digest_at"))
+    if last_at is not None and last_at.astimezone(tz).date().isoformat() == date:
+        return 0  # today's digest went out already
+    key = f"digest:{chat_id}:{date}"
+    if rt.store.outbox_key_exists(key):
+        key += f"@{tz.key}"
     after = chat.get("last_digest_hit_id")
     if after is None:
         after = rt.store.last_hit_id(before=now - timedelta(days=1))
     rows = rt.store.hits_after(after)
     last_id = max((r["hit_id"] for r in rows), default=after)
     rows = [r for r in rows if wants is None or wants(r["watchlist"], r["topic"])]
-    digest = build_digest(rows, date, tz, rt.library.topic_titles())
-    if not digest.topics and not rt.config.digest.send_empty:
-        parts: list[str] = []
-    elif chat_id == CONSOLE_CHAT:
-        parts = [render_text(digest)]
-    else:
-        parts = render_telegram(digest)
+    digest = build_digest(
+        rows, date, tz, rt.library.topic_titles(), rt.library.watchlist_titles(), now
+    )
     queued = 0
     with rt.store.transaction():
         rt.store.update_chat(chat_id, now)
-        for index, part in enumerate(parts):
-            key = f"digest:{chat_id}:{date}" + (f":{index + 1}" if index else "")
-            payload = {"text": part, "date": date, "part": index + 1, "parts": len(parts)}
-            queued += rt.store.enqueue(chat_id, "digest", key, payload, now)
-        if queued or not parts:
+        send = digest.topics or rt.config.digest.send_empty
+        payloads = digest_payloads(rt.store, digest, chat_id, now) if send else []
+        for index, payload in enumerate(payloads):
+            part_key = key + (f":{index + 1}" if index else "")
+            queued += rt.store.enqueue(chat_id, "digest", part_key, payload, now)
+        if queued or not payloads:
             rt.store.record_digest(chat_id, date, digest.hit_count, last_id, now)
-    if chat_id == CONSOLE_CHAT:
-        write_html_archive(digest, rt.config.digest.html_dir)
     log.info(
         "digest queued chat=%s date=%s hits=%d parts=%d", chat_id, date, digest.hit_count, queued
     )
     return queued
+
+
+def update_archive(rt: Runtime) -> None:
+    """Today's (and yesterday's) digest page, if a hit or vote is newer than it; a disk
+    problem is logged, never a reason to lose the cycle."""
+    try:
+        refresh_archive(
+            rt.store,
+            rt.config.digest.html_dir,
+            rt.default_tz,
+            rt.library.topic_titles(),
+            rt.library.watchlist_titles(),
+            rt.clock(),
+        )
+    except OSError as exc:
+        log.warning("digest pages not written dir=%s error=%s", rt.config.digest.html_dir, exc)

@@ -98,9 +98,26 @@ def test_demo_runs_offline_and_prints_alerts_and_digest(tmp_path):
     assert out.count("ALERT ") >= 3
     assert "Digest for" in out and "nothing matched" not in out
     assert "Second cycle (conditional GET): feeds_ok=3" in out and "articles_new=0" in out
+    assert out.count("📈 Surge:") == 1  # the Salazar hearing, in all three demo feeds
     assert "AT&T <-> Pemex" not in out.split("Digest for")[0]  # a non-matching story: no alert
     pages = list((keep / "digests").glob("????-??-??.html"))
     assert len(pages) == 1 and (keep / "digests" / "index.html").exists()
+    again = tmp_path / "again.html"
+    date = pages[0].stem
+    rendered = monitor(
+        "digest",
+        "--config",
+        str(keep / "config.toml"),
+        "--date",
+        date,
+        "--html",
+        str(again),
+        cwd=tmp_path,
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    assert again.read_text(encoding="utf-8").count("<article") == pages[0].read_text(
+        encoding="utf-8"
+    ).count("<article")
 
 
 def test_poll_digest_and_status_on_a_file_feed(tmp_path):

@@ -11,13 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from pngpixels import read_pixels
 
-from monitor.digest import (
-    build_digest,
-    render_html_page,
-    render_telegram,
-    render_text,
-    write_html_archive,
-)
+from monitor.digest import build_digest
+from monitor.digest_page import render_html_page, write_html_archive
+from monitor.digest_render import render_telegram, render_text
 from monitor.models import Article, Hit
 from monitor.render import TELEGRAM_LIMIT
 
@@ -191,3 +187,100 @@ def test_page_renders_in_headless_chromium(tmp_path, store, clock):
     )
     assert inked > 300, "the screenshot is blank"
     assert len({row[x : x + 3] for row in rows[::10] for x in range(0, len(row) - 3, 30)}) > 5
+
+
+# -- ranking, grouping, the page ------------------------------------------------------
+def test_entries_rank_by_sources_then_priority_then_recency(store, clock):
+    stories = [
+        ("f1", "old-normal", "Older normal story about DEA agents abroad", "dea", "normal", 1),
+        (
+            "f1",
+            "new-normal",
+            "Newer normal story about DEA agents abroad today",
+            "dea",
+            "normal",
+            50,
+        ),
+        ("f1", "high", "High priority story about DEA agent immunity", "dea", "high", 10),
+        ("f1", "wide", "Widely carried story on DEA cooperation talks", "dea", "normal", 5),
+        ("f2", "wide", "Widely carried story on DEA cooperation talks", "dea", "normal", 6),
+    ]
+    digest = build_digest(fill(store, clock, stories), "2026-11-20", TZ, TITLES)
+    [topic] = digest.topics
+    assert [e.article_ids[0] for e in topic.entries] == ["wide", "high", "new-normal", "old-normal"]
+    assert topic.priority == "high" and topic.entries[1].priority == "high"
+
+
+def test_topics_grouped_by_watchlist_high_priority_first(store, clock):
+    rows = fill(store, clock, STORIES)
+    other = [
+        {**rows[-1], "hit_id": 900 + i, "watchlist": "v", "topic": t, "priority": p}
+        for i, (t, p) in enumerate([("calm", "normal"), ("urgent", "high")])
+    ]
+    digest = build_digest(rows + other, "2026-11-20", TZ, TITLES, {"w": "Security", "v": "Vee"})
+    order = [(t.watchlist, t.topic) for t in digest.topics]
+    assert order == [("w", "dea"), ("w", "people"), ("v", "urgent"), ("v", "calm")]
+    text = render_text(digest)
+    assert text.index("Security\n========") < text.index("Vee\n===") < text.index("urgent [high]")
+    assert [n for n, _, _ in digest.numbered()] == list(range(1, digest.story_count + 1))
+
+
+def test_page_has_every_entry_escapes_every_field_and_shows_votes(store, clock):
+    nasty = 'Cartel "Jalisco" <script>alert(1)</script> & DEA'
+    store.sync_feeds([("f9", "Outlet <b>&</b>", None)], clock.now)
+    article = Article(
+        id="n1",
+        feed_url="f9",
+        url='https://e.org/n1?a=1&b="2"',
+        title=nasty,
+        published_at=clock.now,
+    )
+    store.add_new_articles("f9", [article], clock.now)
+    store.add_hits(
+        [Hit("n1", "w", "dea", "<DEA>", 90.0, f"{nasty} snip", "title", "high")], clock.now
+    )
+    rows = fill(store, clock, STORIES)
+    [nasty_hit] = [r["hit_id"] for r in rows if r["article_id"] == "n1"]
+    token = store.add_vote_target([nasty_hit], clock.now)
+    store.record_vote(token, "1", "relevant", clock.now)
+    store.record_vote(token, "2", "not_relevant", clock.now)
+    store.record_vote(token, "2", "relevant", clock.now)  # a changed mind counts once
+    rows = store.hits_between(clock.now - timedelta(days=1), clock.now + timedelta(days=1))
+    digest = build_digest(rows, "2026-11-20", TZ, TITLES)
+    page = render_html_page(digest)
+    parsed = _VisibleText()
+    parsed.feed(page)
+    visible = " ".join(parsed.text.split())
+    assert "<script" not in page.split("</style>")[1].replace("&lt;script", "")
+    for number, _, entry in digest.numbered():
+        assert f"{number}. {entry.title}" in visible
+        assert entry.url in parsed.links
+    assert nasty in visible and "Outlet <b>&</b>" in visible and "matched “<DEA>”" in visible
+    assert 'https://e.org/n1?a=1&b="2"' in parsed.links
+    assert "Votes: 👍 2 relevant · 👎 0 not relevant" in visible
+
+
+def test_telegram_parts_number_entries_and_carry_one_button_row_each(store, clock):
+    from monitor.feedback import digest_payloads, parse_vote
+
+    stories = [
+        ("f1", f"x{i}", f"Story {i} about DEA immunity " + "word " * 60, "dea", "high", i)
+        for i in range(60)
+    ]
+    digest = build_digest(fill(store, clock, stories), "2026-11-20", TZ, TITLES)
+    payloads = digest_payloads(store, digest, "424242", clock.now)
+    assert len(payloads) > 1
+    seen = []
+    for payload in payloads:
+        rows = payload["reply_markup"]["inline_keyboard"]
+        numbers = [int(row[0]["text"].split(".")[0]) for row in rows]
+        for number in numbers:
+            assert f"<b>{number}.</b> " in payload["text"]
+        for row in rows:
+            assert [b["text"].split(". ", 1)[1] for b in row] == ["👍 relevant", "👎 not relevant"]
+            assert all(len(b["callback_data"].encode()) <= 64 for b in row)
+            assert parse_vote(row[0]["callback_data"])[0] == "relevant"
+        seen += numbers
+    assert seen == list(range(1, 61))
+    console = digest_payloads(store, digest, "console", clock.now)
+    assert len(console) == 1 and "reply_markup" not in console[0]

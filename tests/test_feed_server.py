@@ -138,4 +138,4 @@ def test_serve_file_and_folder(srv, client):
     assert srv.url("/demo/analysis.atom") in urls
     atom = client.get(srv.url("/demo/analysis.atom"))
     assert atom.headers["content-type"] == "application/atom+xml"
-    assert len(feedparser.parse(atom.content).entries) == 6
+    assert len(feedparser.parse(atom.content).entries) == 7

@@ -1,0 +1,126 @@
+"""A `Digest` as plain text (console, `monitor digest`) and as Telegram HTML messages.
+
+Telegram parts are split on entry boundaries below the 4,096-character limit;
+a topic heading always travels with its first entry, and a part that starts
+in the middle of a topic repeats the topic's name. Entries are numbered
+across the whole digest, so "3" on a feedback button is "3." in the text.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from .digest import Digest, DigestEntry, DigestTopic
+from .render import TELEGRAM_LIMIT, bold_term
+
+TELEGRAM_BUDGET = TELEGRAM_LIMIT - 96  # room for the "(2/3)" footer
+MAX_ENTRIES_PER_PART = 40  # two buttons each: Telegram takes at most 100 per keyboard
+e = html.escape
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramPart:
+    """One Telegram message of a digest and the entries in it: (number, hit ids)."""
+
+    text: str
+    entries: tuple[tuple[int, tuple[int, ...]], ...] = ()
+
+
+def when(entry: DigestEntry, tz: ZoneInfo, digest_date: str) -> str:
+    """Local time of publication; the date too when it is not the digest's day."""
+    if entry.published_at is None:
+        return "time unknown"
+    local = entry.published_at.astimezone(tz)
+    return local.strftime("%H:%M" if local.date().isoformat() == digest_date else "%d %b %H:%M")
+
+
+def header_line(digest: Digest) -> str:
+    if not digest.topics:
+        return f"Digest for {digest.date}: nothing matched today."
+    counts = ", ".join(f"{t.title} {len(t.entries)}" for t in digest.topics)
+    stories = "1 story" if digest.story_count == 1 else f"{digest.story_count} stories"
+    return f"Digest for {digest.date} ({digest.timezone}): {stories} — {counts}"
+
+
+def sources_text(entry: DigestEntry) -> str:
+    if len(entry.sources) <= 1:
+        return entry.sources[0] if entry.sources else "unknown source"
+    return f"{len(entry.sources)} outlets: {', '.join(entry.sources)}"
+
+
+# -- plain text ---------------------------------------------------------------------
+def render_text(digest: Digest) -> str:
+    tz = ZoneInfo(digest.timezone)
+    lines = [header_line(digest)]
+    watchlist = None
+    for number, topic, entry in digest.numbered():
+        if topic.watchlist != watchlist:
+            watchlist = topic.watchlist
+            heading = topic.watchlist_title or topic.watchlist
+            lines += ["", heading, "=" * len(heading)]
+        if entry is topic.entries[0]:
+            flag = " [high]" if topic.priority == "high" else ""
+            lines += ["", f"{topic.title}{flag} · {_stories(topic)} ({topic.topic})"]
+        carried = f" · {len(entry.sources)} sources" if len(entry.sources) > 1 else ""
+        lines.append(f"{number}. {entry.title}")
+        lines.append(f"   {', '.join(entry.sources)} · {when(entry, tz, digest.date)}{carried}")
+        lines.append(f"   matched {entry.term!r}: {entry.snippet}")
+        lines.append(f"   {entry.url}")
+    return "\n".join(lines)
+
+
+def _stories(topic: DigestTopic) -> str:
+    return f"{len(topic.entries)} {'story' if len(topic.entries) == 1 else 'stories'}"
+
+
+# -- Telegram HTML ------------------------------------------------------------------
+def render_telegram(digest: Digest) -> list[str]:
+    """Telegram HTML messages, split on entry boundaries below the 4,096 limit."""
+    return [part.text for part in render_telegram_parts(digest)]
+
+
+def render_telegram_parts(digest: Digest) -> list[TelegramPart]:
+    tz = ZoneInfo(digest.timezone)
+    header = f"<b>{e(header_line(digest))}</b>"
+    parts: list[tuple[str, list]] = [(header, [])]
+    watchlist = None
+    for number, topic, entry in digest.numbered():
+        heading = ""
+        if topic.watchlist != watchlist:
+            watchlist = topic.watchlist
+            heading += f"<b><u>{e(topic.watchlist_title or topic.watchlist)}</u></b>\n\n"
+        if entry is topic.entries[0]:
+            heading += f"<b>{e(topic.title)}</b>{_flag(topic)} · {_stories(topic)}\n"
+        block = _cap(heading + _entry_html(number, entry, tz, digest.date))
+        text, entries = parts[-1]
+        candidate = f"{text}\n\n{block}"  # a blank line between entries: easy to scan
+        if len(candidate) <= TELEGRAM_BUDGET and len(entries) < MAX_ENTRIES_PER_PART:
+            parts[-1] = (candidate, entries)
+        else:
+            if not heading:  # the new message starts mid-topic: say which
+                block = f"<b>{e(topic.title)}</b>{_flag(topic)} (continued)\n{block}"
+            parts.append((_cap(block), []))
+        parts[-1][1].append((number, entry.hit_ids))
+    if len(parts) > 1:
+        parts = [(f"{t}\n<i>({i}/{len(parts)})</i>", n) for i, (t, n) in enumerate(parts, 1)]
+    return [TelegramPart(text, tuple(entries)) for text, entries in parts]
+
+
+def _flag(topic: DigestTopic) -> str:
+    return " 🔔" if topic.priority == "high" else ""
+
+
+def _entry_html(number: int, entry: DigestEntry, tz: ZoneInfo, digest_date: str) -> str:
+    link = f'<a href="{e(entry.url, quote=True)}">{e(entry.title)}</a>'
+    meta = f"{e(sources_text(entry))} · {when(entry, tz, digest_date)} · matched “{e(entry.term)}”"
+    return f"<b>{number}.</b> {link}\n<i>{meta}</i>\n{bold_term(entry.snippet, entry.term)}"
+
+
+def _cap(block: str) -> str:
+    """A block longer than a message (a pathological snippet) loses whole lines from the
+    end: every line closes its own tags, so what is left is still valid HTML."""
+    while len(block) > TELEGRAM_BUDGET and "\n" in block:
+        block = block[: block.rfind("\n")]
+    return block if len(block) <= TELEGRAM_BUDGET else e("(entry too long)")
