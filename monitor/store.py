@@ -854,15 +854,17 @@ class Store:
         return len(ids)
 
     def prune_logs(self, cutoff: datetime) -> int:
-        """Delivered or failed outbox rows and cycle records older than `cutoff`."""
+        """Delivered or failed outbox rows, cycle records and vote-button tokens older than
+        `cutoff` (a vote on a message that old gets the polite "expired" answer)."""
         with self.transaction():
-            outbox = self.db.execute(
-                "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", (iso(cutoff),)
-            ).rowcount
-            cycles = self.db.execute(
-                "DELETE FROM cycles WHERE started_at < ?", (iso(cutoff),)
-            ).rowcount
-        return outbox + cycles
+            removed = 0
+            for sql in (
+                "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?",
+                "DELETE FROM cycles WHERE started_at < ?",
+                "DELETE FROM vote_targets WHERE created_at < ?",
+            ):
+                removed += self.db.execute(sql, (iso(cutoff),)).rowcount
+        return removed
 
     def optimize(self) -> None:
         """VACUUM-free upkeep: refresh the planner's statistics, fold the WAL back."""
