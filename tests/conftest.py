@@ -89,6 +89,21 @@ def config(tmp_path: Path, sample_watchlists: Path) -> Config:
     )
 
 
+def run_monitor(*args: str, cwd: Path, stdin: str | None = None, timeout: float = 90):
+    """Run the `monitor` command as a user would: a subprocess, no token, minimal env."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+
+
 def rss(items: list[dict], title: str = "Test feed") -> bytes:
     """A small RSS 2.0 document; item values are inserted as given (escape them yourself)."""
     body = []

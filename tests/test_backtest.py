@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from conftest import ROOT
+from conftest import run_monitor
 
 from monitor.backtest import CHANGED, NEW, REMOVED, SAME, render_backtest, run_backtest
 from monitor.models import Article
@@ -193,15 +191,6 @@ def test_render_lists_changes_and_summarises_the_rest(tmp_path):
 
 
 # -- the command line ----------------------------------------------------------------
-def monitor(*args: str, cwd: Path):
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-    )
 
 
 def cli_setup(tmp_path: Path) -> Path:
@@ -218,7 +207,7 @@ def cli_setup(tmp_path: Path) -> Path:
 def test_cli_backtest_prints_the_comparison(tmp_path):
     cli_setup(tmp_path)
     stored_articles(tmp_path, ARTICLES, datetime.now(UTC)).close()
-    result = monitor("backtest", "draft.toml", "--days", "7", cwd=tmp_path)
+    result = run_monitor("backtest", "draft.toml", "--days", "7", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "(7 days)" in result.stdout
     assert "Total: 2 newly caught, 1 no longer caught, 3 caught by both." in result.stdout
@@ -227,10 +216,10 @@ def test_cli_backtest_prints_the_comparison(tmp_path):
 def test_cli_backtest_of_the_live_file_warns_that_nothing_differs(tmp_path):
     cli_setup(tmp_path)
     stored_articles(tmp_path, ARTICLES, datetime.now(UTC)).close()
-    result = monitor("backtest", "live/sec.toml", cwd=tmp_path)
+    result = run_monitor("backtest", "live/sec.toml", cwd=tmp_path)
     assert result.returncode == 0
     assert "is part of the current watchlists" in result.stderr
-    against = monitor("backtest", "live/sec.toml", "--against", "draft.toml", cwd=tmp_path)
+    against = run_monitor("backtest", "live/sec.toml", "--against", "draft.toml", cwd=tmp_path)
     assert "Total: 1 newly caught, 2 no longer caught, 3 caught by both." in against.stdout
 
 
@@ -238,7 +227,7 @@ def test_cli_backtest_bad_watchlist_exits_2_with_its_errors(tmp_path):
     cli_setup(tmp_path)
     stored_articles(tmp_path, ARTICLES, datetime.now(UTC)).close()
     (tmp_path / "draft.toml").write_text(CANDIDATE + "fuzzy = 101\n", encoding="utf-8")
-    result = monitor("backtest", "draft.toml", cwd=tmp_path)
+    result = run_monitor("backtest", "draft.toml", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("draft.toml:21: topic 'goalkeeper': fuzzy must be")
     assert result.stdout == ""
@@ -246,10 +235,10 @@ def test_cli_backtest_bad_watchlist_exits_2_with_its_errors(tmp_path):
 
 def test_cli_backtest_without_a_database_or_with_bad_days_exits_2(tmp_path):
     cli_setup(tmp_path)
-    no_db = monitor("backtest", "draft.toml", cwd=tmp_path)
+    no_db = run_monitor("backtest", "draft.toml", cwd=tmp_path)
     assert no_db.returncode == 2 and "no database yet" in no_db.stderr
     assert not (tmp_path / "monitor.db").exists()  # not created empty
-    bad_days = monitor("backtest", "draft.toml", "--days", "0", cwd=tmp_path)
+    bad_days = run_monitor("backtest", "draft.toml", "--days", "0", cwd=tmp_path)
     assert bad_days.returncode == 2 and "--days" in bad_days.stderr
 
 

@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-from conftest import ROOT, SHIPPED_WATCHLISTS
-
-
-def monitor(*args: str, cwd: Path, stdin: str | None = None, timeout: float = 90):
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=timeout,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-    )
+from conftest import ROOT, SHIPPED_WATCHLISTS, run_monitor
 
 
 def test_match_reads_json_lines_and_writes_only_json_lines(tmp_path):
@@ -33,7 +18,7 @@ def test_match_reads_json_lines_and_writes_only_json_lines(tmp_path):
             "content": "The law on foreign agents.",
         },
     ]
-    result = monitor(
+    result = run_monitor(
         "match",
         "--watchlists",
         str(SHIPPED_WATCHLISTS),
@@ -58,7 +43,7 @@ def test_match_reports_bad_lines_by_number_and_exits_2(tmp_path):
     source.write_text(
         '{"id": "1", "title": "ok"}\nnot json\n{"title": "no id"}\n', encoding="utf-8"
     )
-    result = monitor(
+    result = run_monitor(
         "match", "--watchlists", str(SHIPPED_WATCHLISTS), "--input", str(source), cwd=tmp_path
     )
     assert result.returncode == 2
@@ -70,27 +55,29 @@ def test_match_reports_bad_lines_by_number_and_exits_2(tmp_path):
 def test_match_with_broken_watchlist_exits_2_with_file_and_line(tmp_path):
     broken = tmp_path / "bad.toml"
     broken.write_text('[watchlist]\nid = "x"\n[[topics]]\nid = "t"\nterms = ["ok"]\nfuzy = 80\n')
-    result = monitor("match", "--watchlists", str(broken), "--input", "-", cwd=tmp_path, stdin="")
+    result = run_monitor(
+        "match", "--watchlists", str(broken), "--input", "-", cwd=tmp_path, stdin=""
+    )
     assert result.returncode == 2
     assert f"{broken}:6:" in result.stderr and "fuzy" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_watchlists_check_ok_for_shipped_watchlists(tmp_path):
-    result = monitor("watchlists", "check", str(SHIPPED_WATCHLISTS), cwd=tmp_path)
+    result = run_monitor("watchlists", "check", str(SHIPPED_WATCHLISTS), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "ok: 2 watchlists" in result.stdout
 
 
 def test_unknown_command_is_exit_2(tmp_path):
-    result = monitor("frobnicate", cwd=tmp_path)
+    result = run_monitor("frobnicate", cwd=tmp_path)
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
 
 
 def test_demo_runs_offline_and_prints_alerts_and_digest(tmp_path):
     keep = tmp_path / "demo"
-    result = monitor(
+    result = run_monitor(
         "demo", "--watchlists", str(SHIPPED_WATCHLISTS), "--keep", str(keep), cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
@@ -104,7 +91,7 @@ def test_demo_runs_offline_and_prints_alerts_and_digest(tmp_path):
     assert len(pages) == 1 and (keep / "digests" / "index.html").exists()
     again = tmp_path / "again.html"
     date = pages[0].stem
-    rendered = monitor(
+    rendered = run_monitor(
         "digest",
         "--config",
         str(keep / "config.toml"),
@@ -128,19 +115,19 @@ def test_poll_digest_and_status_on_a_file_feed(tmp_path):
         f'[digest]\ntimezone = "UTC"\n[[feeds]]\nurl = "{feed}"\nname = "Wire"\n',
         encoding="utf-8",
     )
-    before = monitor("status", "--config", str(config), "--check", cwd=tmp_path)
+    before = run_monitor("status", "--config", str(config), "--check", cwd=tmp_path)
     assert before.returncode == 1 and "no poll cycle has finished yet" in before.stdout
-    poll = monitor("poll", "--once", "--config", str(config), cwd=tmp_path)
+    poll = run_monitor("poll", "--once", "--config", str(config), cwd=tmp_path)
     assert poll.returncode == 0, poll.stderr
     assert "ALERT" in poll.stdout and "articles_new=8" in poll.stderr
-    status = monitor("status", "--config", str(config), "--json", "--check", cwd=tmp_path)
+    status = run_monitor("status", "--config", str(config), "--json", "--check", cwd=tmp_path)
     assert status.returncode == 0, status.stdout
     data = json.loads(status.stdout)
     assert data["healthy"] and data["feeds_ok"] == 1 and data["hits_today"] >= 3
     page = tmp_path / "day.html"
-    digest = monitor("digest", "--config", str(config), "--html", str(page), cwd=tmp_path)
+    digest = run_monitor("digest", "--config", str(config), "--html", str(page), cwd=tmp_path)
     assert digest.returncode == 0, digest.stderr
     assert "Immunity of DEA" in digest.stdout
     assert "<!doctype html>" in page.read_text(encoding="utf-8")
-    bad_date = monitor("digest", "--config", str(config), "--date", "2026-13-01", cwd=tmp_path)
+    bad_date = run_monitor("digest", "--config", str(config), "--date", "2026-13-01", cwd=tmp_path)
     assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
-from pathlib import Path
 
 import pytest
-from conftest import ROOT, SHIPPED_WATCHLISTS
+from conftest import ROOT, SHIPPED_WATCHLISTS, run_monitor
 
 from monitor.errors import UserError
 from monitor.seeddraft import covered_by, render_draft
@@ -207,35 +204,26 @@ def test_read_documents_errors(tmp_path):
 
 
 # -- the command line ----------------------------------------------------------------
-def monitor(*args: str, cwd: Path):
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-    )
 
 
 def test_cli_suggest_prints_a_toml_draft(tmp_path):
     (tmp_path / "seeds").mkdir()
     (tmp_path / "seeds" / "en.txt").write_text(ENGLISH, encoding="utf-8")
     (tmp_path / "seeds" / "es.txt").write_text(SPANISH, encoding="utf-8")
-    result = monitor("seeds", "suggest", cwd=tmp_path)  # default folder: ./seeds
+    result = run_monitor("seeds", "suggest", cwd=tmp_path)  # default folder: ./seeds
     assert result.returncode == 0, result.stderr
     data = tomllib.loads(result.stdout)
     assert "DEA" in data["topics"][1]["terms"]
     assert "no watchlists were given" in result.stdout  # no ./watchlists here
-    with_wl = monitor(
+    with_wl = run_monitor(
         "seeds", "suggest", "seeds", "--watchlists", str(SHIPPED_WATCHLISTS), cwd=tmp_path
     )
     assert '# "AMLO",  # matched by officials/lopez-obrador' in with_wl.stdout
 
 
 def test_cli_suggest_bad_input_exits_2(tmp_path):
-    missing = monitor("seeds", "suggest", "nowhere", cwd=tmp_path)
+    missing = run_monitor("seeds", "suggest", "nowhere", cwd=tmp_path)
     assert missing.returncode == 2
     assert missing.stderr.startswith("monitor: error: nowhere: no such file or folder")
-    bad_count = monitor("seeds", "suggest", "--min-count", "0", cwd=tmp_path)
+    bad_count = run_monitor("seeds", "suggest", "--min-count", "0", cwd=tmp_path)
     assert bad_count.returncode == 2 and "--min-count" in bad_count.stderr

@@ -6,12 +6,10 @@ numbers are part of the contract (an analyst jumps to them).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SHIPPED_WATCHLISTS
+from conftest import SHIPPED_WATCHLISTS, run_monitor
 
 from monitor.tomlmap import SourceMap
 from monitor.watchlists import check_watchlists, load_watchlists
@@ -363,20 +361,11 @@ def test_load_raises_with_every_problem(tmp_path):
 
 
 # -- the command line ----------------------------------------------------------------
-def monitor(*args: str, cwd: Path):
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-    )
 
 
 def test_cli_check_exit_0_for_a_good_file(tmp_path):
     (tmp_path / "w.toml").write_text(GOOD, encoding="utf-8")
-    result = monitor("watchlists", "check", "w.toml", cwd=tmp_path)
+    result = run_monitor("watchlists", "check", "w.toml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok: 1 watchlist, 1 topic in w.toml\n"
     assert result.stderr == ""
@@ -384,7 +373,7 @@ def test_cli_check_exit_0_for_a_good_file(tmp_path):
 
 def test_cli_check_exit_0_with_warnings_on_stderr(tmp_path):
     (tmp_path / "w.toml").write_text(GOOD + 'exclude = ["en"]\n', encoding="utf-8")
-    result = monitor("watchlists", "check", "w.toml", cwd=tmp_path)
+    result = run_monitor("watchlists", "check", "w.toml", cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout == "ok: 1 watchlist, 1 topic in w.toml, 1 warning\n"
     assert result.stderr.startswith("w.toml:8: warning: topic 'one': exclude 'en'")
@@ -393,7 +382,7 @@ def test_cli_check_exit_0_with_warnings_on_stderr(tmp_path):
 def test_cli_check_exit_2_with_every_error(tmp_path):
     (tmp_path / "w.toml").write_text(GOOD + "fuzzy = 101\nwindow = 0\n", encoding="utf-8")
     (tmp_path / "v.toml").write_text('[watchlist]\nid = "v"\n[[topics]]\nterms = ["x"\n')
-    result = monitor("watchlists", "check", ".", cwd=tmp_path)
+    result = run_monitor("watchlists", "check", ".", cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert [line.split(": ")[0] for line in lines[:3]] == ["v.toml:4", "w.toml:8", "w.toml:9"]
@@ -402,7 +391,7 @@ def test_cli_check_exit_2_with_every_error(tmp_path):
 
 
 def test_cli_check_missing_path_exit_2(tmp_path):
-    result = monitor("watchlists", "check", "nowhere", cwd=tmp_path)
+    result = run_monitor("watchlists", "check", "nowhere", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("nowhere: no such file or folder")
 
