@@ -122,14 +122,23 @@ def _config_log_level(args: argparse.Namespace) -> str:
 
 # -- commands -------------------------------------------------------------------------
 def cmd_poll(args: argparse.Namespace) -> int:
+    from .stop import stop_on_signals
     from .worker import poll_cycle, sync_config_feeds
 
     rt = build_runtime(load_config(args.config))
     sync_config_feeds(rt)
-    report = asyncio.run(poll_cycle(rt))
+
+    async def poll_once():
+        with stop_on_signals(rt.stopping) as received:
+            return await poll_cycle(rt), received
+
+    report, received = asyncio.run(poll_once())
     print(report.summary(), file=sys.stderr)
     for error in report.errors:
         print(f"  failed: {error}", file=sys.stderr)
+    if report.interrupted:  # the feed in flight was stored; the rest wait for the next cycle
+        print(f"stopped by {received[0] if received else 'a stop request'}", file=sys.stderr)
+        return 130 if received == ["SIGINT"] else 143
     return 0
 
 

@@ -6,16 +6,21 @@ we never hammer a server. Each request has a connect/read timeout and a total
 deadline (a server dripping one byte a second never ends a read timeout).
 Conditional GET sends the stored ETag / Last-Modified; a 304 is a success.
 Bodies are read as a stream and cut off at `max_bytes` after decompression,
-so a gzip bomb costs at most `max_bytes` of memory.
+so a gzip bomb costs at most `max_bytes` of memory; gzip and deflate are
+decoded by httpx. A 429 or 503 with Retry-After carries the server's wish on
+to the feed's next attempt. Whatever goes wrong, `fetch` returns a
+`FetchResult` with `error` set and never raises: one feed never ends a cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -75,7 +80,8 @@ class Fetcher:
             return await asyncio.to_thread(self._read_file, feed, started)
         host = urlsplit(feed.url).hostname or ""
         per_host = self._per_host.setdefault(host, asyncio.Semaphore(self.poll.per_host))
-        async with self._global, per_host:
+        # per host first: feeds queued behind a busy host must not hold global slots
+        async with per_host, self._global:
             try:
                 async with asyncio.timeout(self.poll.timeout_seconds * 2):
                     return await self._get(feed, started)
@@ -97,6 +103,9 @@ class Fetcher:
                 )
             except (httpx.HTTPError, OSError) as exc:
                 return self._failed(feed, started, f"{exc.__class__.__name__}: {exc}")
+            except Exception as exc:  # a bug or a protocol corner: this feed fails, not the cycle
+                log.exception("unexpected fetch failure feed=%s", feed.url)
+                return self._failed(feed, started, f"unexpected {exc.__class__.__name__}: {exc}")
 
     async def _get(self, feed: Feed, started: float) -> FetchResult:
         headers = {}
@@ -115,11 +124,12 @@ class Fetcher:
                     elapsed=time.monotonic() - started,
                 )
             if response.status_code >= 400:
-                return self._failed(
+                return FetchResult(
                     feed,
-                    started,
-                    f"HTTP {response.status_code} {response.reason_phrase}",
                     status=response.status_code,
+                    error=f"HTTP {response.status_code} {response.reason_phrase}".strip(),
+                    retry_after=retry_after_seconds(response.headers.get("retry-after")),
+                    elapsed=time.monotonic() - started,
                 )
             body, truncated = await self._read_limited(response)
             if truncated:
@@ -171,3 +181,19 @@ class Fetcher:
     @staticmethod
     def _failed(feed: Feed, started: float, error: str, status: int | None = None) -> FetchResult:
         return FetchResult(feed, status=status, error=error, elapsed=time.monotonic() - started)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP-date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)

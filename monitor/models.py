@@ -36,6 +36,7 @@ class FetchResult:
     error: str | None = None
     truncated: bool = False
     elapsed: float = 0.0
+    retry_after: float | None = None  # seconds, from a Retry-After header on 429/503
 
     @property
     def not_modified(self) -> bool:

@@ -93,6 +93,7 @@ async def run_until_stopped(
         await stop.wait()
     finally:
         log.info("stopping: waiting for the job in flight")
+        rt.stopping.set()  # a poll cycle in flight stops after the feed it is storing
         scheduler.shutdown(wait=False)
         if extra_stop:
             await extra_stop()

@@ -26,10 +26,12 @@ from sqlite_utils.migrations import Migrations
 from .errors import StoreError
 from .models import Article, Feed, Hit, OutboxMessage, Subscription
 from .textnorm import fold_tokens
-from .timeutil import iso, parse_iso
+from .timeutil import iso, parse_iso, utcnow
+from .titles import SeenArticles, all_index_words, index_words
 
 TITLE_DEDUPE_HOURS = 48
 TITLE_DEDUPE_MIN_WORDS = 4
+SQL_BATCH = 400  # ids per IN (...) list, well under SQLite's variable limit
 
 migrations = Migrations("news-monitor")
 
@@ -97,6 +99,28 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             duration REAL, feeds_ok INTEGER, feeds_failed INTEGER, articles_new INTEGER,
             hits_new INTEGER, error TEXT
         )""")
+
+
+@migrations()
+def m004_feed_scale(db: sqlite_utils.Database) -> None:
+    """Feed warnings (e.g. cut off at max_bytes), a per-feed index for article counts, and
+    the title-word index for near-duplicate titles (titles.py), filled for the last 48 h."""
+    db.execute("ALTER TABLE feeds ADD COLUMN last_warning TEXT")
+    db.execute("CREATE INDEX article_feeds_feed_url ON article_feeds (feed_url)")
+    db.execute("""
+        CREATE TABLE title_words (
+            word TEXT NOT NULL, seen_at TEXT NOT NULL, article_id TEXT NOT NULL,
+            PRIMARY KEY (word, seen_at, article_id)
+        ) WITHOUT ROWID""")
+    since = iso(utcnow() - timedelta(hours=TITLE_DEDUPE_HOURS))
+    rows = db.execute(
+        "SELECT id, title_key, seen_at FROM articles WHERE title_key IS NOT NULL AND seen_at >= ?",
+        (since,),
+    ).fetchall()
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO title_words (word, seen_at, article_id) VALUES (?, ?, ?)",
+        [(word, seen_at, id_) for id_, key, seen_at in rows for word in index_words(key)],
+    )
 
 
 def title_key(title: str) -> str | None:
@@ -198,13 +222,30 @@ class Store:
         )
         return [Feed(**row) for row in rows]
 
-    def feed_rows(self) -> list[dict]:
-        """Every active feed with its status and article count, for `monitor feeds`."""
+    def feed_rows(self, include_inactive: bool = False) -> list[dict]:
+        """Every feed with its status and article count, for `monitor feeds`."""
+        where = "" if include_inactive else "WHERE f.active = 1"
         return self._rows(
-            """SELECT f.*, (SELECT count(*) FROM article_feeds af WHERE af.feed_url = f.url)
-                 AS articles
-               FROM feeds f WHERE active = 1 ORDER BY url"""
+            f"""SELECT f.*, coalesce(n.articles, 0) AS articles FROM feeds f
+                LEFT JOIN (SELECT feed_url, count(*) AS articles FROM article_feeds
+                           GROUP BY feed_url) n ON n.feed_url = f.url
+                {where} ORDER BY f.url"""
         )
+
+    def feed_row(self, url: str) -> dict | None:
+        rows = self._rows("SELECT * FROM feeds WHERE url = ?", (url,))
+        return rows[0] if rows else None
+
+    def add_feeds(
+        self, feeds: Iterable[tuple[str, str | None, str | None]], now: datetime
+    ) -> list[str]:
+        """Add many feeds (an OPML import) in one transaction; returns the URLs that were new."""
+        added = []
+        with self.transaction():
+            for url, name, lang in feeds:
+                if self.add_feed(url, name, lang, now):
+                    added.append(url)
+        return added
 
     def record_fetch(
         self,
@@ -218,12 +259,17 @@ class Store:
         error: str | None = None,
         title: str | None = None,
         retry_after: timedelta | None = None,
+        warning: str | None = None,
     ) -> None:
-        """Record one poll. On success the validators advance; on failure the feed backs off."""
+        """Record one poll. On success the validators advance; on failure the feed backs off.
+
+        A success clears the error and sets `last_warning` (a feed cut off at
+        max_bytes, malformed but readable, ...) to this poll's warning or NULL.
+        """
         if ok:
             self.db.execute(
                 """UPDATE feeds SET last_ok_at = ?, last_status = ?, failures = 0,
-                     last_error = NULL, next_attempt_at = NULL,
+                     last_error = NULL, next_attempt_at = NULL, last_warning = ?,
                      etag = CASE WHEN ? THEN ? ELSE etag END,
                      last_modified = CASE WHEN ? THEN ? ELSE last_modified END,
                      title = coalesce(?, title)
@@ -231,6 +277,7 @@ class Store:
                 (
                     iso(now),
                     status,
+                    warning,
                     status != 304,
                     etag,
                     status != 304,
@@ -255,45 +302,76 @@ class Store:
     ) -> list[Article]:
         """Store the articles never seen before and return them; note every feed that carried one.
 
-        Seen before means the same id, the same canonical URL, or the same title
-        (four words or more) first seen in the last 48 hours: wire stories
-        syndicated under different URLs.
+        Seen before means the same id, the same canonical URL, or the same or
+        nearly the same title (titles.py) first seen in the last 48 hours: wire
+        stories syndicated under different URLs and slightly different titles.
+        What is already stored is looked up in three queries per batch, not per article.
         """
+        seen_at = iso(now)
+        keys = [title_key(a.title) for a in articles]
+        seen = self._seen_articles(articles, keys, now)
         new: list[Article] = []
-        since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
-        for article in articles:
-            key = title_key(article.title)
-            existing = self._value(
-                "SELECT id FROM articles WHERE id = ? OR url = ?", (article.id, article.url)
-            )
-            if existing is None and key:
-                existing = self._value(
-                    "SELECT id FROM articles WHERE title_key = ? AND seen_at >= ? LIMIT 1",
-                    (key, since),
-                )
+        rows: list[dict] = []
+        links: list[tuple[str, str, str]] = []
+        for article, key in zip(articles, keys, strict=True):
+            existing = seen.find(article.id, article.url, key)
             if existing is None:
-                self.db["articles"].insert(
-                    {
-                        "id": article.id,
-                        "feed_url": article.feed_url,
-                        "url": article.url,
-                        "title": article.title,
-                        "summary": article.summary,
-                        "content": article.content,
-                        "published_at": iso(article.published_at or now),
-                        "seen_at": iso(now),
-                        "title_key": key,
-                        "source": article.source,
-                        "lang": article.lang,
-                    }
-                )
+                rows.append(_article_row(article, key, now))
                 new.append(article)
+                seen.add(article.id, article.url, key)
                 existing = article.id
-            self.db.execute(
-                "INSERT OR IGNORE INTO article_feeds (article_id, feed_url, seen_at) VALUES (?, ?, ?)",
-                (existing, feed_url, iso(now)),
-            )
+            links.append((existing, feed_url, seen_at))
+        if rows:
+            self.db["articles"].insert_all(rows)
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO title_words (word, seen_at, article_id) VALUES (?, ?, ?)",
+            [
+                (w, seen_at, r["id"])
+                for r in rows
+                if r["title_key"]
+                for w in index_words(r["title_key"])
+            ],
+        )
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO article_feeds (article_id, feed_url, seen_at) VALUES (?, ?, ?)",
+            links,
+        )
         return new
+
+    def _seen_articles(
+        self, articles: Sequence[Article], keys: Sequence[str | None], now: datetime
+    ) -> SeenArticles:
+        """Stored articles sharing an id, a URL or an index word with this batch."""
+        seen = SeenArticles()
+        for chunk in _chunks([a.id for a in articles]):
+            marks = ",".join("?" * len(chunk))
+            for (article_id,) in self.db.execute(
+                f"SELECT id FROM articles WHERE id IN ({marks})", chunk
+            ):
+                seen.ids.add(article_id)
+        for chunk in _chunks([a.url for a in articles]):
+            marks = ",".join("?" * len(chunk))
+            for article_id, url in self.db.execute(
+                f"SELECT id, url FROM articles WHERE url IN ({marks})", chunk
+            ):
+                seen.urls[url] = article_id
+        since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
+        for chunk in _chunks(sorted(all_index_words(keys))):
+            marks = ",".join("?" * len(chunk))
+            for article_id, key in self.db.execute(
+                f"""SELECT DISTINCT a.id, a.title_key FROM title_words w
+                    JOIN articles a ON a.id = w.article_id
+                    WHERE w.word IN ({marks}) AND w.seen_at >= ?""",
+                (*chunk, since),
+            ):
+                seen.add_title(article_id, key)
+        return seen
+
+    def prune_title_index(self, now: datetime) -> None:
+        """Titles older than the 48-hour window are never compared again."""
+        since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
+        with self.transaction():
+            self.db.execute("DELETE FROM title_words WHERE seen_at < ?", (since,))
 
     def article(self, article_id: str) -> dict | None:
         rows = self._rows("SELECT * FROM articles WHERE id = ?", (article_id,))
@@ -558,6 +636,27 @@ class Store:
             """SELECT url, last_error, failures, last_ok_at, next_attempt_at FROM feeds
                WHERE active = 1 AND failures > 0 ORDER BY failures DESC, url"""
         )
+
+
+def _article_row(article: Article, key: str | None, now: datetime) -> dict:
+    return {
+        "id": article.id,
+        "feed_url": article.feed_url,
+        "url": article.url,
+        "title": article.title,
+        "summary": article.summary,
+        "content": article.content,
+        "published_at": iso(article.published_at or now),
+        "seen_at": iso(now),
+        "title_key": key,
+        "source": article.source,
+        "lang": article.lang,
+    }
+
+
+def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), SQL_BATCH):
+        yield list(values[start : start + SQL_BATCH])
 
 
 def _article_from_row(row: dict) -> Article:

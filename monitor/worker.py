@@ -9,11 +9,17 @@ The pipeline, and the code below follows it stage by stage:
 A feed that fails becomes a recorded outcome (`feeds.last_error`, backoff)
 and the cycle goes on. Nothing is sent from the poll itself: alerts are
 queued in the outbox and the outbox is drained at the end of the cycle.
+
+Stopping (SIGTERM, or the cycle deadline) cancels the fetching task. Storing
+a feed's result is synchronous code with no `await` in it, so cancellation
+lands between feeds, never inside a transaction: the feed in flight is
+stored completely, the rest stay due, and their alerts wait in the outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +35,7 @@ from .library import WatchlistLibrary
 from .models import Article, Feed, FetchResult, Hit
 from .parse import parse_feed
 from .render import alert_payload
+from .stop import StopSignal
 from .store import Store
 from .timeutil import utcnow
 
@@ -46,6 +53,7 @@ class Runtime:
     telegram_enabled: bool = False
     clock: Callable[[], datetime] = utcnow
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    stopping: StopSignal = field(default_factory=lambda: StopSignal())  # SIGTERM/SIGINT
 
     @property
     def default_tz(self) -> ZoneInfo:
@@ -62,6 +70,7 @@ class CycleReport:
     alerts_queued: int = 0
     errors: list[str] = field(default_factory=list)
     delivery: DrainReport | None = None
+    interrupted: bool = False  # stopped by a signal before every due feed was polled
 
     def summary(self) -> str:
         return (
@@ -78,25 +87,29 @@ def sync_config_feeds(rt: Runtime) -> None:
 async def poll_cycle(rt: Runtime) -> CycleReport:
     """Fetch every due feed, store what is new, match it, queue and send alerts."""
     async with rt.lock:  # never two cycles at once, whoever calls
-        rt.library.refresh()
         report = CycleReport()
+        if rt.stopping.is_set():
+            report.interrupted = True
+            return report
+        rt.library.refresh()
         started = rt.clock()
         cycle_id = rt.store.start_cycle(started)
+        rt.store.prune_title_index(started)
         feeds = rt.store.feeds_due(started)
         pending = {feed.url: feed for feed in feeds}
-        try:
-            async with asyncio.timeout(rt.config.poll.cycle_deadline_seconds):
-                async with Fetcher(rt.config.poll) as fetcher:
-                    async for result in fetcher.fetch_all(feeds):
-                        pending.pop(result.feed.url, None)
-                        process_result(rt, result, report)
-        except TimeoutError:
+        outcome = await _fetch_and_store(rt, feeds, pending, report)
+        if outcome == "deadline":
             deadline = rt.config.poll.cycle_deadline_seconds
             for feed in pending.values():
                 record_failure(
                     rt, feed, f"no answer before the cycle deadline ({deadline:g}s)", report
                 )
-        report.delivery = await deliver(rt)
+        if outcome == "stopped":
+            report.interrupted = True
+            report.delivery = DrainReport()  # queued alerts wait in the outbox for the next run
+            log.warning("cycle interrupted by a stop request; %d feeds not polled", len(pending))
+        else:
+            report.delivery = await deliver(rt)
         rt.store.finish_cycle(
             cycle_id,
             rt.clock(),
@@ -104,16 +117,53 @@ async def poll_cycle(rt: Runtime) -> CycleReport:
             feeds_failed=report.feeds_failed,
             articles_new=report.articles_new,
             hits_new=report.hits_new,
+            error="interrupted" if report.interrupted else None,
         )
         log.info("cycle done %s sent=%d", report.summary(), report.delivery.sent)
         return report
+
+
+async def _fetch_and_store(
+    rt: Runtime, feeds: Sequence[Feed], pending: dict[str, Feed], report: CycleReport
+) -> str:
+    """Run fetch | process_result until done, the cycle deadline, or a stop request.
+
+    Returns "done", "deadline" or "stopped"; `pending` keeps the feeds not processed.
+    """
+
+    async def fetch_and_store() -> None:
+        async with Fetcher(rt.config.poll) as fetcher:
+            async for result in fetcher.fetch_all(feeds):
+                pending.pop(result.feed.url, None)
+                process_result(rt, result, report)
+
+    work = asyncio.create_task(fetch_and_store())
+    stop = asyncio.create_task(rt.stopping.wait())
+    try:
+        await asyncio.wait(
+            {work, stop},
+            timeout=rt.config.poll.cycle_deadline_seconds,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        stop.cancel()
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+    if not work.cancelled():
+        work.result()  # a store failure ends the cycle (exit 1), as it should
+        return "done"
+    return "stopped" if rt.stopping.is_set() else "deadline"
 
 
 def process_result(rt: Runtime, result: FetchResult, report: CycleReport) -> None:
     """parse | add_new_articles | match | add_hits + enqueue, in one transaction per feed."""
     feed, now = result.feed, rt.clock()
     if result.error:
-        record_failure(rt, feed, result.error, report, status=result.status)
+        record_failure(
+            rt, feed, result.error, report, status=result.status, retry_after=result.retry_after
+        )
         return
     if result.not_modified:
         rt.store.record_fetch(feed.url, now, ok=True, status=304)
@@ -124,8 +174,8 @@ def process_result(rt: Runtime, result: FetchResult, report: CycleReport) -> Non
     if parsed.error:
         record_failure(rt, feed, parsed.error, report, status=result.status)
         return
-    if parsed.warning or result.truncated:
-        log.warning("feed=%s %s", feed.url, parsed.warning or "response cut off at max_bytes")
+    if parsed.warning:
+        log.warning("feed=%s %s", feed.url, parsed.warning)
     with rt.store.transaction():
         new_articles = rt.store.add_new_articles(feed.url, parsed.articles, now)
         hits = [hit for article in new_articles for hit in rt.library.matcher.match(article)]
@@ -139,6 +189,7 @@ def process_result(rt: Runtime, result: FetchResult, report: CycleReport) -> Non
             etag=result.etag,
             last_modified=result.last_modified,
             title=parsed.title,
+            warning=parsed.warning,
         )
     report.feeds_ok += 1
     report.articles_new += len(new_articles)
@@ -149,12 +200,20 @@ def process_result(rt: Runtime, result: FetchResult, report: CycleReport) -> Non
 
 
 def record_failure(
-    rt: Runtime, feed: Feed, error: str, report: CycleReport, status: int | None = None
+    rt: Runtime,
+    feed: Feed,
+    error: str,
+    report: CycleReport,
+    status: int | None = None,
+    retry_after: float | None = None,
 ) -> None:
+    """Record a failed poll; the feed's next attempt backs off, or waits for Retry-After."""
     failures = feed.failures + 1
-    delay = backoff_delay(
-        failures, rt.config.poll.interval_seconds, rt.config.poll.max_backoff_seconds
-    )
+    poll = rt.config.poll
+    delay = backoff_delay(failures, poll.interval_seconds, poll.max_backoff_seconds)
+    if retry_after:  # the server's wish (429/503), within the same cap as our own backoff
+        wish = timedelta(seconds=min(retry_after, poll.max_backoff_seconds))
+        delay = max(delay or wish, wish)
     rt.store.record_fetch(
         feed.url, rt.clock(), ok=False, status=status, error=error, retry_after=delay
     )
@@ -164,10 +223,14 @@ def record_failure(
 
 
 def backoff_delay(failures: int, interval: int, cap: int) -> timedelta | None:
-    """None after one failure (try again next cycle), then doubling intervals up to `cap`."""
+    """None after one failure (try again next cycle), then 2, 4, 8 ... intervals up to `cap`.
+
+    With the defaults (600 s, 6 h): 20 min, 40 min, 80 min, 160 min, 320 min, then every 6 h.
+    The first success resets `failures`, and the feed is polled every cycle again.
+    """
     if failures <= 1:
         return None
-    return timedelta(seconds=min(interval * 2 ** (failures - 1), cap))
+    return timedelta(seconds=min(interval * 2 ** min(failures - 1, 32), cap))
 
 
 def queue_alerts(
