@@ -20,6 +20,7 @@ class Feed:
     etag: str | None = None
     last_modified: str | None = None
     failures: int = 0
+    content_hash: str | None = None  # of the last body stored: an identical 200 is skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,15 @@ class Article:
 
 
 @dataclass(frozen=True, slots=True)
+class TitleKey:
+    """An article title folded for deduplication (titles.py): its words, and the index keys
+    it is filed under. None/() for titles too short to compare."""
+
+    key: str | None
+    index: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedFeed:
     """The result of parsing one response: the articles plus what went wrong."""
 
@@ -68,6 +78,7 @@ class ParsedFeed:
     warning: str | None = None
     error: str | None = None
     skipped: int = 0
+    title_keys: tuple[TitleKey, ...] = ()  # one per article, when a parse worker folded them
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,9 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .errors import StoreError
-from .models import Article, Feed, Hit, OutboxMessage, Subscription
-from .textnorm import fold_tokens
+from .models import Article, Feed, Hit, OutboxMessage, Subscription, TitleKey
 from .timeutil import iso, parse_iso, utcnow
-from .titles import SeenArticles, all_index_words, index_words
+from .titles import SeenArticles, all_index_keys, index_keys, title_key, title_keys  # noqa: F401
 
 TITLE_DEDUPE_HOURS = 48
 TITLE_DEDUPE_MIN_WORDS = 4
@@ -103,14 +102,18 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m004_feed_scale(db: sqlite_utils.Database) -> None:
-    """Feed warnings (e.g. cut off at max_bytes), a per-feed index for article counts, and
-    the title-word index for near-duplicate titles (titles.py), filled for the last 48 h."""
+    """Feed warnings (e.g. cut off at max_bytes), the hash of the last body stored (feeds
+    without validators), how long the last poll took (slow feeds start first), a per-feed
+    index for article counts, and the title index for near-duplicate titles (titles.py),
+    filled for the last 48 h."""
     db.execute("ALTER TABLE feeds ADD COLUMN last_warning TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN content_hash TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN last_duration REAL")
     db.execute("CREATE INDEX article_feeds_feed_url ON article_feeds (feed_url)")
     db.execute("""
-        CREATE TABLE title_words (
-            word TEXT NOT NULL, seen_at TEXT NOT NULL, article_id TEXT NOT NULL,
-            PRIMARY KEY (word, seen_at, article_id)
+        CREATE TABLE title_index (
+            key TEXT NOT NULL, seen_at TEXT NOT NULL, article_id TEXT NOT NULL,
+            PRIMARY KEY (key, seen_at, article_id)
         ) WITHOUT ROWID""")
     since = iso(utcnow() - timedelta(hours=TITLE_DEDUPE_HOURS))
     rows = db.execute(
@@ -118,15 +121,9 @@ def m004_feed_scale(db: sqlite_utils.Database) -> None:
         (since,),
     ).fetchall()
     db.conn.executemany(
-        "INSERT OR IGNORE INTO title_words (word, seen_at, article_id) VALUES (?, ?, ?)",
-        [(word, seen_at, id_) for id_, key, seen_at in rows for word in index_words(key)],
+        "INSERT OR IGNORE INTO title_index (key, seen_at, article_id) VALUES (?, ?, ?)",
+        [(k, seen_at, id_) for id_, title, seen_at in rows for k in index_keys(title)],
     )
-
-
-def title_key(title: str) -> str | None:
-    """Folded title words, for recognising one story under several URLs."""
-    words = fold_tokens(title)
-    return " ".join(words) if len(words) >= TITLE_DEDUPE_MIN_WORDS else None
 
 
 class Store:
@@ -143,6 +140,7 @@ class Store:
                 self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.execute("PRAGMA wal_autocheckpoint=16384")
             migrations.apply(self.db)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
@@ -214,10 +212,12 @@ class Store:
         return cursor.rowcount > 0
 
     def feeds_due(self, now: datetime) -> list[Feed]:
+        """Active feeds whose next attempt has come, the slowest last time first: a server
+        that takes its time (or its timeout) overlaps the rest of the cycle, not its end."""
         rows = self._rows(
-            """SELECT url, name, lang, etag, last_modified, failures FROM feeds
+            """SELECT url, name, lang, etag, last_modified, failures, content_hash FROM feeds
                WHERE active = 1 AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-               ORDER BY url""",
+               ORDER BY coalesce(last_duration, 0) DESC, url""",
             (iso(now),),
         )
         return [Feed(**row) for row in rows]
@@ -233,7 +233,12 @@ class Store:
         )
 
     def feed_row(self, url: str) -> dict | None:
-        rows = self._rows("SELECT * FROM feeds WHERE url = ?", (url,))
+        """One feed, active or not, with its article count; None when unknown."""
+        rows = self._rows(
+            """SELECT f.*, (SELECT count(*) FROM article_feeds af WHERE af.feed_url = f.url)
+                 AS articles FROM feeds f WHERE f.url = ?""",
+            (url,),
+        )
         return rows[0] if rows else None
 
     def add_feeds(
@@ -260,6 +265,8 @@ class Store:
         title: str | None = None,
         retry_after: timedelta | None = None,
         warning: str | None = None,
+        content_hash: str | None = None,
+        duration: float | None = None,
     ) -> None:
         """Record one poll. On success the validators advance; on failure the feed backs off.
 
@@ -272,7 +279,8 @@ class Store:
                      last_error = NULL, next_attempt_at = NULL, last_warning = ?,
                      etag = CASE WHEN ? THEN ? ELSE etag END,
                      last_modified = CASE WHEN ? THEN ? ELSE last_modified END,
-                     title = coalesce(?, title)
+                     title = coalesce(?, title), content_hash = coalesce(?, content_hash),
+                     last_duration = coalesce(?, last_duration)
                    WHERE url = ?""",
                 (
                     iso(now),
@@ -283,6 +291,8 @@ class Store:
                     status != 304,
                     last_modified,
                     title,
+                    content_hash,
+                    duration,
                     feed_url,
                 ),
             )
@@ -290,15 +300,20 @@ class Store:
             next_at = iso(now + retry_after) if retry_after else None
             self.db.execute(
                 """UPDATE feeds SET last_error = ?, last_error_at = ?, last_status = ?,
-                     failures = failures + 1, next_attempt_at = ? WHERE url = ?""",
-                (error, iso(now), status, next_at, feed_url),
+                     failures = failures + 1, next_attempt_at = ?,
+                     last_duration = coalesce(?, last_duration) WHERE url = ?""",
+                (error, iso(now), status, next_at, duration, feed_url),
             )
         if not self.db.conn.in_transaction:
             self.db.conn.commit()
 
     # -- articles ------------------------------------------------------------------
     def add_new_articles(
-        self, feed_url: str, articles: Sequence[Article], now: datetime
+        self,
+        feed_url: str,
+        articles: Sequence[Article],
+        now: datetime,
+        titles: Sequence[TitleKey] = (),
     ) -> list[Article]:
         """Store the articles never seen before and return them; note every feed that carried one.
 
@@ -306,31 +321,28 @@ class Store:
         nearly the same title (titles.py) first seen in the last 48 hours: wire
         stories syndicated under different URLs and slightly different titles.
         What is already stored is looked up in three queries per batch, not per article.
+        `titles` are the articles' folded titles when a parse worker made them already.
         """
         seen_at = iso(now)
-        keys = [title_key(a.title) for a in articles]
+        keys = list(titles) if titles else [title_keys(a.title) for a in articles]
         seen = self._seen_articles(articles, keys, now)
         new: list[Article] = []
         rows: list[dict] = []
+        filed: list[tuple[str, str, str]] = []
         links: list[tuple[str, str, str]] = []
-        for article, key in zip(articles, keys, strict=True):
-            existing = seen.find(article.id, article.url, key)
+        for article, title in zip(articles, keys, strict=True):
+            existing = seen.find(article.id, article.url, title)
             if existing is None:
-                rows.append(_article_row(article, key, now))
+                rows.append(_article_row(article, title.key, now))
+                filed.extend((index_key, seen_at, article.id) for index_key in title.index)
                 new.append(article)
-                seen.add(article.id, article.url, key)
+                seen.add(article.id, article.url, title)
                 existing = article.id
             links.append((existing, feed_url, seen_at))
         if rows:
-            self.db["articles"].insert_all(rows)
+            self.db.conn.executemany(_INSERT_ARTICLE, rows)
         self.db.conn.executemany(
-            "INSERT OR IGNORE INTO title_words (word, seen_at, article_id) VALUES (?, ?, ?)",
-            [
-                (w, seen_at, r["id"])
-                for r in rows
-                if r["title_key"]
-                for w in index_words(r["title_key"])
-            ],
+            "INSERT OR IGNORE INTO title_index (key, seen_at, article_id) VALUES (?, ?, ?)", filed
         )
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO article_feeds (article_id, feed_url, seen_at) VALUES (?, ?, ?)",
@@ -339,9 +351,9 @@ class Store:
         return new
 
     def _seen_articles(
-        self, articles: Sequence[Article], keys: Sequence[str | None], now: datetime
+        self, articles: Sequence[Article], keys: Sequence[TitleKey], now: datetime
     ) -> SeenArticles:
-        """Stored articles sharing an id, a URL or an index word with this batch."""
+        """Stored articles sharing an id, a URL or a title index key with this batch."""
         seen = SeenArticles()
         for chunk in _chunks([a.id for a in articles]):
             marks = ",".join("?" * len(chunk))
@@ -356,22 +368,22 @@ class Store:
             ):
                 seen.urls[url] = article_id
         since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
-        for chunk in _chunks(sorted(all_index_words(keys))):
+        for chunk in _chunks(sorted(all_index_keys(keys))):
             marks = ",".join("?" * len(chunk))
-            for article_id, key in self.db.execute(
-                f"""SELECT DISTINCT a.id, a.title_key FROM title_words w
-                    JOIN articles a ON a.id = w.article_id
-                    WHERE w.word IN ({marks}) AND w.seen_at >= ?""",
+            for index_key, article_id, key in self.db.execute(
+                f"""SELECT t.key, a.id, a.title_key FROM title_index t
+                    JOIN articles a ON a.id = t.article_id
+                    WHERE t.key IN ({marks}) AND t.seen_at >= ?""",
                 (*chunk, since),
             ):
-                seen.add_title(article_id, key)
+                seen.add_candidate(index_key, article_id, key)
         return seen
 
     def prune_title_index(self, now: datetime) -> None:
         """Titles older than the 48-hour window are never compared again."""
         since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
         with self.transaction():
-            self.db.execute("DELETE FROM title_words WHERE seen_at < ?", (since,))
+            self.db.execute("DELETE FROM title_index WHERE seen_at < ?", (since,))
 
     def article(self, article_id: str) -> dict | None:
         rows = self._rows("SELECT * FROM articles WHERE id = ?", (article_id,))
@@ -636,6 +648,25 @@ class Store:
             """SELECT url, last_error, failures, last_ok_at, next_attempt_at FROM feeds
                WHERE active = 1 AND failures > 0 ORDER BY failures DESC, url"""
         )
+
+
+_ARTICLE_COLUMNS = [
+    "id",
+    "feed_url",
+    "url",
+    "title",
+    "summary",
+    "content",
+    "published_at",
+    "seen_at",
+    "title_key",
+    "source",
+    "lang",
+]
+_INSERT_ARTICLE = (
+    f"INSERT INTO articles ({', '.join(_ARTICLE_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _ARTICLE_COLUMNS)})"
+)
 
 
 def _article_row(article: Article, key: str | None, now: datetime) -> dict:

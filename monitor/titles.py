@@ -10,25 +10,112 @@ word in a short title is often the news itself ("approves" / "rejects"), so
 those stay apart. Titles shorter than four words are never compared.
 
 Comparing every new title with every title of the last 48 hours would cost
-O(n²); instead each title is indexed under its three longest words (long
-words are the rare ones: names, places, "Bicentennial") and compared only
-with titles sharing one of them; titles that close share at least one (an
-added word displaces at most one of the three).
+O(n²), and so would filing titles under single words: "government" or
+"Sheinbaum" head thousands of titles. Instead each title is filed under the
+pairs of its four "bottom" words: the content words (no stopwords) with the
+smallest stable hash, a bottom-k sketch. A pair of words is rare even when
+each word is common, so a lookup finds few candidates; and two titles that
+differ by one or two words (every near-duplicate of up to about 20 content
+words) keep at least two bottom words in common, so they share a pair.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import combinations
+
+from .models import TitleKey
+from .textnorm import fold_tokens
 
 NEAR_DUPLICATE_JACCARD = 0.85
-INDEX_WORDS = 3
+TITLE_MIN_WORDS = 4
+SKETCH_WORDS = 4
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "after",
+        "over",
+        "into",
+        "new",
+        "says",
+        "said",
+        "al",
+        "con",
+        "de",
+        "del",
+        "el",
+        "en",
+        "es",
+        "la",
+        "las",
+        "lo",
+        "los",
+        "para",
+        "por",
+        "que",
+        "se",
+        "su",
+        "sus",
+        "un",
+        "una",
+        "y",
+    ]
+)
 
 
-def index_words(title_key: str) -> list[str]:
-    """The words a title is filed under: its three longest, ties broken alphabetically."""
-    words = sorted(set(title_key.split()), key=lambda w: (-len(w), w))
-    return words[:INDEX_WORDS]
+def title_key(title: str) -> str | None:
+    """Folded title words, for recognising one story under several URLs."""
+    words = fold_tokens(title)
+    return " ".join(words) if len(words) >= TITLE_MIN_WORDS else None
+
+
+def title_keys(title: str) -> TitleKey:
+    key = title_key(title)
+    return TitleKey(key, index_keys(key) if key else ())
+
+
+@lru_cache(maxsize=16_384)
+def index_keys(title_key: str) -> tuple[str, ...]:
+    """The keys a title is filed under: the pairs of its bottom-4 content words."""
+    words = {w for w in title_key.split() if w not in STOPWORDS and len(w) > 1}
+    bottom = sorted(sorted(words, key=_stable_hash)[:SKETCH_WORDS])
+    if len(bottom) < 2:
+        return tuple(bottom)
+    return tuple(f"{a} {b}" for a, b in combinations(bottom, 2))
+
+
+def _stable_hash(word: str) -> int:
+    """The same in every process and run (str hashes are salted), since keys are stored."""
+    return zlib.crc32(word.encode())
 
 
 def is_near_duplicate(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -44,37 +131,41 @@ class SeenArticles:
     ids: set[str] = field(default_factory=set)
     urls: dict[str, str] = field(default_factory=dict)  # canonical URL -> article id
     keys: dict[str, str] = field(default_factory=dict)  # title key -> article id
-    by_word: dict[str, list[tuple[str, frozenset[str]]]] = field(default_factory=dict)
+    words: dict[str, frozenset[str]] = field(default_factory=dict)  # article id -> title words
+    filed: dict[str, list[str]] = field(default_factory=dict)  # index key -> article ids
 
-    def add(self, article_id: str, url: str, key: str | None) -> None:
+    def add(self, article_id: str, url: str, title: TitleKey) -> None:
+        """Remember an article stored in this batch."""
         self.ids.add(article_id)
         self.urls.setdefault(url, article_id)
-        if key:
-            self.add_title(article_id, key)
+        if title.key:
+            for index_key in title.index:
+                self.add_candidate(index_key, article_id, title.key)
 
-    def add_title(self, article_id: str, key: str) -> None:
-        self.keys.setdefault(key, article_id)
-        words = frozenset(key.split())
-        for word in index_words(key):
-            self.by_word.setdefault(word, []).append((article_id, words))
+    def add_candidate(self, index_key: str, article_id: str, key: str) -> None:
+        """Remember a stored title filed under `index_key` (one row of the title index)."""
+        if article_id not in self.words:
+            self.words[article_id] = frozenset(key.split())
+            self.keys.setdefault(key, article_id)
+        self.filed.setdefault(index_key, []).append(article_id)
 
-    def find(self, article_id: str, url: str, key: str | None) -> str | None:
+    def find(self, article_id: str, url: str, title: TitleKey) -> str | None:
         """The id of the stored article this one duplicates, or None when it is new."""
         if article_id in self.ids:
             return article_id
         if url in self.urls:
             return self.urls[url]
-        if not key:
+        if not title.key:
             return None
-        if key in self.keys:
-            return self.keys[key]
-        words = frozenset(key.split())
-        for word in index_words(key):
-            for other_id, other_words in self.by_word.get(word, ()):
-                if is_near_duplicate(words, other_words):
+        if title.key in self.keys:
+            return self.keys[title.key]
+        words = frozenset(title.key.split())
+        for index_key in title.index:
+            for other_id in self.filed.get(index_key, ()):
+                if is_near_duplicate(words, self.words[other_id]):
                     return other_id
         return None
 
 
-def all_index_words(keys: Iterable[str | None]) -> set[str]:
-    return {word for key in keys if key for word in index_words(key)}
+def all_index_keys(titles: Iterable[TitleKey]) -> set[str]:
+    return {index_key for title in titles for index_key in title.index}

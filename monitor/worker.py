@@ -6,6 +6,9 @@ The pipeline, and the code below follows it stage by stage:
         | store.add_hits + store.enqueue (one transaction per feed, with the
           feed's new ETag/Last-Modified) | deliver | store.mark_sent
 
+`parse` (and, in a big cycle, `match` as well) runs in worker processes
+(parsepool.py); everything that touches the database runs here.
+
 A feed that fails becomes a recorded outcome (`feeds.last_error`, backoff)
 and the cycle goes on. Nothing is sent from the poll itself: alerts are
 queued in the outbox and the outbox is drained at the end of the cycle.
@@ -22,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -33,7 +37,7 @@ from .digest import build_digest, render_telegram, render_text, write_html_archi
 from .fetch import Fetcher
 from .library import WatchlistLibrary
 from .models import Article, Feed, FetchResult, Hit
-from .parse import parse_feed
+from .parsepool import ParsePool, ReadFeed, auto_workers, read_inline
 from .render import alert_payload
 from .stop import StopSignal
 from .store import Store
@@ -101,9 +105,8 @@ async def poll_cycle(rt: Runtime) -> CycleReport:
         if outcome == "deadline":
             deadline = rt.config.poll.cycle_deadline_seconds
             for feed in pending.values():
-                record_failure(
-                    rt, feed, f"no answer before the cycle deadline ({deadline:g}s)", report
-                )
+                error = f"no answer before the cycle deadline ({deadline:g}s)"
+                record_failure(rt, feed, error, report, duration=deadline)
         if outcome == "stopped":
             report.interrupted = True
             report.delivery = DrainReport()  # queued alerts wait in the outbox for the next run
@@ -126,24 +129,28 @@ async def poll_cycle(rt: Runtime) -> CycleReport:
 async def _fetch_and_store(
     rt: Runtime, feeds: Sequence[Feed], pending: dict[str, Feed], report: CycleReport
 ) -> str:
-    """Run fetch | process_result until done, the cycle deadline, or a stop request.
+    """Run fetch | read | store_feed until done, the cycle deadline, or a stop request.
 
     Returns "done", "deadline" or "stopped"; `pending` keeps the feeds not processed.
     """
+    poll = rt.config.poll
 
     async def fetch_and_store() -> None:
-        async with Fetcher(rt.config.poll) as fetcher:
-            async for result in fetcher.fetch_all(feeds):
-                pending.pop(result.feed.url, None)
-                process_result(rt, result, report)
+        workers = auto_workers(poll.parse_workers)
+        with ThreadPoolExecutor(1, thread_name_prefix="store") as writer:
+            async with (
+                Fetcher(poll) as fetcher,
+                ParsePool(workers, rt.library.watchlists) as pool,
+            ):
+                async for item in fetcher.fetch_all(feeds, lambda r: pool.read(r, rt.clock())):
+                    pending.pop(item.result.feed.url, None)
+                    await _on_writer(writer, store_feed, rt, item, report)
 
     work = asyncio.create_task(fetch_and_store())
     stop = asyncio.create_task(rt.stopping.wait())
     try:
         await asyncio.wait(
-            {work, stop},
-            timeout=rt.config.poll.cycle_deadline_seconds,
-            return_when=asyncio.FIRST_COMPLETED,
+            {work, stop}, timeout=poll.cycle_deadline_seconds, return_when=asyncio.FIRST_COMPLETED
         )
     finally:
         stop.cancel()
@@ -157,29 +164,66 @@ async def _fetch_and_store(
     return "stopped" if rt.stopping.is_set() else "deadline"
 
 
+async def _on_writer(writer: ThreadPoolExecutor, store: Callable[..., None], *args) -> None:
+    """Store on the writer thread, so the event loop keeps fetching while SQLite commits.
+
+    One thread, one call at a time: the connection is never used concurrently. If the
+    cycle is cancelled meanwhile, the transaction in flight still completes first.
+    """
+    future = asyncio.get_running_loop().run_in_executor(writer, store, *args)
+    try:
+        await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait({future})
+        raise
+
+
 def process_result(rt: Runtime, result: FetchResult, report: CycleReport) -> None:
-    """parse | add_new_articles | match | add_hits + enqueue, in one transaction per feed."""
+    """Read one result in this process and store it (small callers and tests)."""
+    store_feed(rt, read_inline(result, rt.clock()), report)
+
+
+def store_feed(rt: Runtime, item: ReadFeed, report: CycleReport) -> None:
+    """add_new_articles | match | add_hits + enqueue, in one transaction per feed.
+
+    Synchronous on purpose: a stop request cancels the cycle at an `await`,
+    never in here, so a feed is stored completely or not at all.
+    """
+    result, parsed = item.result, item.parsed
     feed, now = result.feed, rt.clock()
     if result.error:
         record_failure(
-            rt, feed, result.error, report, status=result.status, retry_after=result.retry_after
+            rt,
+            feed,
+            result.error,
+            report,
+            status=result.status,
+            retry_after=result.retry_after,
+            duration=result.elapsed,
         )
         return
-    if result.not_modified:
-        rt.store.record_fetch(feed.url, now, ok=True, status=304)
+    if result.not_modified or item.unchanged:
+        rt.store.record_fetch(
+            feed.url,
+            now,
+            ok=True,
+            status=result.status,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            duration=result.elapsed,
+        )
         report.feeds_ok += 1
         report.feeds_not_modified += 1
         return
-    parsed = parse_feed(result, now, source_name=feed.name)
-    if parsed.error:
-        record_failure(rt, feed, parsed.error, report, status=result.status)
+    if parsed is None or parsed.error:
+        error = parsed.error if parsed else "nothing to read"
+        record_failure(rt, feed, error, report, status=result.status, duration=result.elapsed)
         return
     if parsed.warning:
         log.warning("feed=%s %s", feed.url, parsed.warning)
     with rt.store.transaction():
-        new_articles = rt.store.add_new_articles(feed.url, parsed.articles, now)
-        hits = [hit for article in new_articles for hit in rt.library.matcher.match(article)]
-        stored = rt.store.add_hits(hits, now)
+        new_articles = rt.store.add_new_articles(feed.url, parsed.articles, now, parsed.title_keys)
+        stored = rt.store.add_hits(_hits_of(rt, new_articles, item.hits), now)
         queued = queue_alerts(rt, new_articles, stored, now)
         rt.store.record_fetch(
             feed.url,
@@ -190,6 +234,8 @@ def process_result(rt: Runtime, result: FetchResult, report: CycleReport) -> Non
             last_modified=result.last_modified,
             title=parsed.title,
             warning=parsed.warning,
+            content_hash=item.content_hash,
+            duration=result.elapsed,
         )
     report.feeds_ok += 1
     report.articles_new += len(new_articles)
@@ -199,6 +245,14 @@ def process_result(rt: Runtime, result: FetchResult, report: CycleReport) -> Non
         log.info("feed=%s new_articles=%d hits=%d", feed.url, len(new_articles), len(stored))
 
 
+def _hits_of(rt: Runtime, articles: Sequence[Article], matched: Sequence[Hit] | None) -> list[Hit]:
+    """The new articles' hits: matched here, or picked from what a parse worker matched."""
+    if matched is None:
+        return [hit for article in articles for hit in rt.library.matcher.match(article)]
+    new_ids = {article.id for article in articles}
+    return [hit for hit in matched if hit.article_id in new_ids]
+
+
 def record_failure(
     rt: Runtime,
     feed: Feed,
@@ -206,6 +260,7 @@ def record_failure(
     report: CycleReport,
     status: int | None = None,
     retry_after: float | None = None,
+    duration: float | None = None,
 ) -> None:
     """Record a failed poll; the feed's next attempt backs off, or waits for Retry-After."""
     failures = feed.failures + 1
@@ -215,7 +270,13 @@ def record_failure(
         wish = timedelta(seconds=min(retry_after, poll.max_backoff_seconds))
         delay = max(delay or wish, wish)
     rt.store.record_fetch(
-        feed.url, rt.clock(), ok=False, status=status, error=error, retry_after=delay
+        feed.url,
+        rt.clock(),
+        ok=False,
+        status=status,
+        error=error,
+        retry_after=delay,
+        duration=duration,
     )
     report.feeds_failed += 1
     report.errors.append(f"{feed.url}: {error}")

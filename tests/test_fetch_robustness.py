@@ -119,6 +119,28 @@ def test_a_slow_host_does_not_hold_up_the_others():
     assert min(arrived[f.url][0] for f in slow_feeds) >= 0.9
 
 
+def test_dead_servers_move_to_the_slow_lane_and_free_their_slots():
+    """Global slots taken by requests unanswered after 2 s go back to the other feeds."""
+    with FeedServer() as server:
+        dead = [Feed(server.set(f"/dead{i}.xml", Route(delay=30))) for i in range(3)]
+        live = [Feed(server.set(f"/live{i}.xml", Route(body=rss(ITEMS)))) for i in range(4)]
+
+        async def run():
+            done = {}
+            started = time.monotonic()
+            poll = replace(PollConfig(), timeout_seconds=4, max_concurrency=2, per_host=10)
+            async with Fetcher(poll) as fetcher:
+                async for result in fetcher.fetch_all(dead + live):
+                    done[result.feed.url] = (time.monotonic() - started, result.error)
+            return done
+
+        done = asyncio.run(run())
+    live_times = [done[f.url][0] for f in live]
+    assert all(done[f.url][1] is None for f in live)
+    assert 1.9 < max(live_times) < 3.5  # waited for the slow lane (2 s), not the timeout (4 s)
+    assert all(done[f.url][1] == "timed out after 4s" for f in dead)
+
+
 def test_at_most_per_host_requests_at_once():
     with FeedServer() as server:
         feeds = [
