@@ -16,7 +16,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import __version__
+from . import __version__, feedcmd
 from .config import Config, load_config
 from .deliver.console import ConsoleSink
 from .errors import MonitorError, UserError
@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--check", action="store_true", help="exit 1 when polling is stale or the outbox is stuck"
     )
+
+    feedcmd.add_parser(sub, with_config)
 
     demo = sub.add_parser(
         "demo", help="offline demo: bundled feeds, one cycle, alerts and a digest"
@@ -294,4 +296,5 @@ COMMANDS = {
     "digest": cmd_digest,
     "status": cmd_status,
     "demo": cmd_demo,
+    "feeds": feedcmd.run,
 }

@@ -191,16 +191,20 @@ class Store:
                 urls,
             )
 
-    def add_feed(self, url: str, name: str | None, lang: str | None, now: datetime) -> bool:
+    def add_feed(
+        self, url: str, name: str | None, lang: str | None, now: datetime, title: str | None = None
+    ) -> bool:
         """Add a feed at run time; False when it was already there."""
         with self.transaction():
             existed = self._value("SELECT active FROM feeds WHERE url = ?", (url,))
             self.db.execute(
-                """INSERT INTO feeds (url, name, lang, source, active, added_at)
-                   VALUES (?, ?, ?, 'added', 1, ?)
+                """INSERT INTO feeds (url, name, lang, source, active, added_at, title)
+                   VALUES (?, ?, ?, 'added', 1, ?, ?)
                    ON CONFLICT (url) DO UPDATE SET active = 1,
-                     name = coalesce(excluded.name, name), lang = coalesce(excluded.lang, lang)""",
-                (url, name, lang, iso(now)),
+                     source = CASE WHEN active = 0 THEN 'added' ELSE source END,
+                     name = coalesce(excluded.name, name), lang = coalesce(excluded.lang, lang),
+                     title = coalesce(excluded.title, title)""",
+                (url, name, lang, iso(now), title),
             )
         return not existed
 
