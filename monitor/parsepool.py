@@ -15,6 +15,9 @@ main process keeps fetching and storing (one transaction per feed, as ever).
   SIGINT (the parent decides when to stop), and exit by themselves if the
   parent dies, even by SIGKILL: they watch their parent's process id.
 - Workers match every parsed article; the store keeps the hits of the new ones.
+- Spawned workers import the main module, so a script that runs a cycle must
+  guard it with `if __name__ == "__main__":` (the CLI, pytest and the
+  benchmarks do). Workers that cannot start leave the cycle reading in-process.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ class ParsePool:
         self.watchlists = list(watchlists)
         self.inline_budget = INLINE_BUDGET_SECONDS if inline_budget is None else inline_budget
         self._inline_cpu = 0.0
+        self._completed = 0
         self._executor: ProcessPoolExecutor | None = None
 
     async def __aenter__(self) -> ParsePool:
@@ -112,14 +116,25 @@ class ParsePool:
         try:
             loop = asyncio.get_running_loop()
             parsed, hits = await loop.run_in_executor(self._start(), _read_in_worker, result, now)
-        except Exception as exc:  # a worker died (killed, out of memory): this feed fails
-            log.error("parse worker failed feed=%s error=%r", result.feed.url, exc)
-            self.close()  # the next feed gets fresh workers
-            parsed, hits = (
-                ParsedFeed(result.feed.url, None, (), error=f"parser failed: {exc!r}"),
-                (),
-            )
+        except Exception as exc:
+            return self._read_after_failure(result, now, exc)
+        self._completed += 1
         return ReadFeed(replace(result, body=b""), parsed, hits, digest)
+
+    def _read_after_failure(self, result: FetchResult, now: datetime, exc: Exception) -> ReadFeed:
+        """Workers that never worked (they cannot start here): read in-process from now on.
+        Workers that worked, then died on this feed (killed, out of memory): the feed fails
+        and the next one gets fresh workers."""
+        self.close()
+        if not self._completed:
+            log.warning("parse workers unavailable, reading in-process: %r", exc)
+            self.inline_budget = float("inf")
+            return read_inline(result, now)
+        log.error("parse worker died feed=%s error=%r", result.feed.url, exc)
+        error = f"parser failed: {exc.__class__.__name__}"
+        return ReadFeed(
+            replace(result, body=b""), ParsedFeed(result.feed.url, None, (), error=error)
+        )
 
     def _start(self) -> ProcessPoolExecutor:
         if self._executor is None:

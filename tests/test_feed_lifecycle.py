@@ -149,3 +149,16 @@ def test_feeds_unanswered_at_the_cycle_deadline_are_recorded_as_failed(config, c
     assert (report.feeds_ok, report.feeds_failed, report.interrupted) == (1, 1, False)
     assert feed(rt, slow)["last_error"] == "no answer before the cycle deadline (1s)"
     assert report.delivery.sent == 1  # the cycle still delivers what it stored
+
+
+def test_the_slowest_feeds_start_first_next_cycle(config, clock):
+    config = replace(config, poll=replace(config.poll, timeout_seconds=5))
+    with FeedServer() as server:
+        urls = [
+            server.set(f"/{name}.xml", Route(body=rss(ITEMS), delay=delay))
+            for name, delay in (("a", 0), ("b", 0.6), ("c", 0.3))
+        ]
+        rt = make_runtime(config, clock, urls, io.StringIO())
+        assert [f.url for f in rt.store.feeds_due(clock.now)] == urls  # never polled: by URL
+        poll(rt)
+    assert [f.url for f in rt.store.feeds_due(clock.now)] == [urls[1], urls[2], urls[0]]
