@@ -60,15 +60,6 @@ class Article:
 
 
 @dataclass(frozen=True, slots=True)
-class TitleKey:
-    """An article title folded for deduplication (titles.py): its words, and the index keys
-    it is filed under. None/() for titles too short to compare."""
-
-    key: str | None
-    index: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class ParsedFeed:
     """The result of parsing one response: the articles plus what went wrong."""
 
@@ -78,7 +69,7 @@ class ParsedFeed:
     warning: str | None = None
     error: str | None = None
     skipped: int = 0
-    title_keys: tuple[TitleKey, ...] = ()  # one per article, when a parse worker folded them
+    title_keys: tuple[str | None, ...] = ()  # folded titles (titles.py), by a parse worker
 
 
 @dataclass(frozen=True, slots=True)

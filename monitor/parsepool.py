@@ -38,7 +38,7 @@ from datetime import datetime
 from .matcher import Matcher
 from .models import FetchResult, Hit, ParsedFeed
 from .parse import parse_feed
-from .titles import title_keys
+from .titles import title_key
 from .watchlists import Watchlist
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,6 @@ def _exit_with_parent(parent_pid: int) -> None:
 def _read_in_worker(result: FetchResult, now: datetime) -> tuple[ParsedFeed, tuple[Hit, ...]]:
     """parse | match, and fold the titles for the store's deduplication while here."""
     parsed = parse_feed(result, now, source_name=result.feed.name)
-    parsed = replace(parsed, title_keys=tuple(title_keys(a.title) for a in parsed.articles))
+    parsed = replace(parsed, title_keys=tuple(title_key(a.title) for a in parsed.articles))
     matcher = _matcher or Matcher([])
     return parsed, tuple(hit for article in parsed.articles for hit in matcher.match(article))

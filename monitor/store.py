@@ -24,9 +24,9 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .errors import StoreError
-from .models import Article, Feed, Hit, OutboxMessage, Subscription, TitleKey
-from .timeutil import iso, parse_iso, utcnow
-from .titles import SeenArticles, all_index_keys, index_keys, title_key, title_keys  # noqa: F401
+from .models import Article, Feed, Hit, OutboxMessage, Subscription
+from .timeutil import iso, parse_iso
+from .titles import SeenArticles, TitleIndex, title_key
 
 TITLE_DEDUPE_HOURS = 48
 TITLE_DEDUPE_MIN_WORDS = 4
@@ -103,27 +103,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 @migrations()
 def m004_feed_scale(db: sqlite_utils.Database) -> None:
     """Feed warnings (e.g. cut off at max_bytes), the hash of the last body stored (feeds
-    without validators), how long the last poll took (slow feeds start first), a per-feed
-    index for article counts, and the title index for near-duplicate titles (titles.py),
-    filled for the last 48 h."""
+    without validators), how long the last poll took (slow feeds start first), and a
+    per-feed index for article counts."""
     db.execute("ALTER TABLE feeds ADD COLUMN last_warning TEXT")
     db.execute("ALTER TABLE feeds ADD COLUMN content_hash TEXT")
     db.execute("ALTER TABLE feeds ADD COLUMN last_duration REAL")
     db.execute("CREATE INDEX article_feeds_feed_url ON article_feeds (feed_url)")
-    db.execute("""
-        CREATE TABLE title_index (
-            key TEXT NOT NULL, seen_at TEXT NOT NULL, article_id TEXT NOT NULL,
-            PRIMARY KEY (key, seen_at, article_id)
-        ) WITHOUT ROWID""")
-    since = iso(utcnow() - timedelta(hours=TITLE_DEDUPE_HOURS))
-    rows = db.execute(
-        "SELECT id, title_key, seen_at FROM articles WHERE title_key IS NOT NULL AND seen_at >= ?",
-        (since,),
-    ).fetchall()
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO title_index (key, seen_at, article_id) VALUES (?, ?, ?)",
-        [(k, seen_at, id_) for id_, title, seen_at in rows for k in index_keys(title)],
-    )
 
 
 class Store:
@@ -142,6 +127,8 @@ class Store:
             self.db.execute("PRAGMA busy_timeout=30000")
             self.db.execute("PRAGMA wal_autocheckpoint=16384")
             migrations.apply(self.db)
+            self._titles: TitleIndex | None = None  # recent titles, loaded on first use
+            self._titles_rowid = 0
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"cannot open database {self.path}: {exc}",
@@ -157,8 +144,11 @@ class Store:
         try:
             with self.db.atomic():
                 yield
-        except sqlite3.Error as exc:
-            raise StoreError(f"database write failed ({self.path}): {exc}") from exc
+        except BaseException as exc:
+            self._titles = None  # it may hold titles that were rolled back: reload
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"database write failed ({self.path}): {exc}") from exc
+            raise
 
     def _rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
         cursor = self.db.execute(sql, params)
@@ -317,48 +307,41 @@ class Store:
         feed_url: str,
         articles: Sequence[Article],
         now: datetime,
-        titles: Sequence[TitleKey] = (),
+        title_keys: Sequence[str | None] = (),
     ) -> list[Article]:
         """Store the articles never seen before and return them; note every feed that carried one.
 
         Seen before means the same id, the same canonical URL, or the same or
         nearly the same title (titles.py) first seen in the last 48 hours: wire
         stories syndicated under different URLs and slightly different titles.
-        What is already stored is looked up in three queries per batch, not per article.
-        `titles` are the articles' folded titles when a parse worker made them already.
+        Ids and URLs are looked up in two queries per batch, titles in memory.
+        `title_keys` are the folded titles when a parse worker made them already.
         """
         seen_at = iso(now)
-        keys = list(titles) if titles else [title_keys(a.title) for a in articles]
-        seen = self._seen_articles(articles, keys, now)
+        keys = list(title_keys) if title_keys else [title_key(a.title) for a in articles]
+        seen = self._seen_articles(articles, now)
         new: list[Article] = []
         rows: list[dict] = []
-        filed: list[tuple[str, str, str]] = []
         links: list[tuple[str, str, str]] = []
-        for article, title in zip(articles, keys, strict=True):
-            existing = seen.find(article.id, article.url, title)
+        for article, key in zip(articles, keys, strict=True):
+            existing = seen.find(article.id, article.url, key)
             if existing is None:
-                rows.append(_article_row(article, title.key, now))
-                filed.extend((index_key, seen_at, article.id) for index_key in title.index)
+                rows.append(_article_row(article, key, now))
                 new.append(article)
-                seen.add(article.id, article.url, title)
+                seen.add(article.id, article.url, key, seen_at)
                 existing = article.id
             links.append((existing, feed_url, seen_at))
         if rows:
             self.db.conn.executemany(_INSERT_ARTICLE, rows)
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO title_index (key, seen_at, article_id) VALUES (?, ?, ?)", filed
-        )
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO article_feeds (article_id, feed_url, seen_at) VALUES (?, ?, ?)",
             links,
         )
         return new
 
-    def _seen_articles(
-        self, articles: Sequence[Article], keys: Sequence[TitleKey], now: datetime
-    ) -> SeenArticles:
-        """Stored articles sharing an id, a URL or a title index key with this batch."""
-        seen = SeenArticles()
+    def _seen_articles(self, articles: Sequence[Article], now: datetime) -> SeenArticles:
+        """Stored articles sharing an id or a URL with this batch, and the recent titles."""
+        seen = SeenArticles(self._recent_titles(now))
         for chunk in _chunks([a.id for a in articles]):
             marks = ",".join("?" * len(chunk))
             for (article_id,) in self.db.execute(
@@ -371,23 +354,28 @@ class Store:
                 f"SELECT id, url FROM articles WHERE url IN ({marks})", chunk
             ):
                 seen.urls[url] = article_id
-        since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
-        for chunk in _chunks(sorted(all_index_keys(keys))):
-            marks = ",".join("?" * len(chunk))
-            for index_key, article_id, key in self.db.execute(
-                f"""SELECT t.key, a.id, a.title_key FROM title_index t
-                    JOIN articles a ON a.id = t.article_id
-                    WHERE t.key IN ({marks}) AND t.seen_at >= ?""",
-                (*chunk, since),
-            ):
-                seen.add_candidate(index_key, article_id, key)
         return seen
+
+    def _recent_titles(self, now: datetime) -> TitleIndex:
+        """The titles of the last 48 hours, topped up with rows stored since the last call
+        (by this process or another one) and with the old ones dropped."""
+        since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
+        if self._titles is None:
+            self._titles, self._titles_rowid = TitleIndex(), 0
+        for rowid, article_id, key, seen_at in self.db.execute(
+            """SELECT rowid, id, title_key, seen_at FROM articles
+               WHERE rowid > ? AND seen_at >= ? AND title_key IS NOT NULL ORDER BY rowid""",
+            (self._titles_rowid, since),
+        ):
+            self._titles.add(article_id, key, seen_at)
+            self._titles_rowid = rowid
+        self._titles.prune(since)
+        return self._titles
 
     def prune_title_index(self, now: datetime) -> None:
         """Titles older than the 48-hour window are never compared again."""
-        since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
-        with self.transaction():
-            self.db.execute("DELETE FROM title_index WHERE seen_at < ?", (since,))
+        if self._titles is not None:
+            self._titles.prune(iso(now - timedelta(hours=TITLE_DEDUPE_HOURS)))
 
     def article(self, article_id: str) -> dict | None:
         rows = self._rows("SELECT * FROM articles WHERE id = ?", (article_id,))

@@ -10,29 +10,26 @@ word in a short title is often the news itself ("approves" / "rejects"), so
 those stay apart. Titles shorter than four words are never compared.
 
 Comparing every new title with every title of the last 48 hours would cost
-O(n²), and so would filing titles under single words: "government" or
-"Sheinbaum" head thousands of titles. Instead each title is filed under the
-pairs of its four "bottom" words: the content words (no stopwords) with the
-smallest stable hash, a bottom-k sketch. A pair of words is rare even when
-each word is common, so a lookup finds few candidates; and two titles that
-differ by one or two words (every near-duplicate of up to about 20 content
-words) keep at least two bottom words in common, so they share a pair.
+O(n²), and so would looking titles up under shared words: in a window of
+90,000 titles even a title's rarest words are shared by hundreds of others.
+`TitleIndex` therefore files each title under its set of content words and
+under that set with any one word left out (a deletion neighbourhood, about
+ten keys a title). Two titles that differ by one word swapped, added or
+removed meet under one of those keys, so a lookup is a handful of dict hits,
+whatever the size of the window; the Jaccard rule then decides. (Near-
+duplicates that differ by two added words, possible only past twelve words,
+are left as separate stories.)
 """
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Iterable
+from collections import deque
 from dataclasses import dataclass, field
-from functools import lru_cache
-from itertools import combinations
 
-from .models import TitleKey
 from .textnorm import fold_tokens
 
 NEAR_DUPLICATE_JACCARD = 0.85
 TITLE_MIN_WORDS = 4
-SKETCH_WORDS = 4
 STOPWORDS = frozenset(
     [
         "a",
@@ -98,74 +95,88 @@ def title_key(title: str) -> str | None:
     return " ".join(words) if len(words) >= TITLE_MIN_WORDS else None
 
 
-def title_keys(title: str) -> TitleKey:
-    key = title_key(title)
-    return TitleKey(key, index_keys(key) if key else ())
-
-
-@lru_cache(maxsize=16_384)
-def index_keys(title_key: str) -> tuple[str, ...]:
-    """The keys a title is filed under: the pairs of its bottom-4 content words."""
-    words = {w for w in title_key.split() if w not in STOPWORDS and len(w) > 1}
-    bottom = sorted(sorted(words, key=_stable_hash)[:SKETCH_WORDS])
-    if len(bottom) < 2:
-        return tuple(bottom)
-    return tuple(f"{a} {b}" for a, b in combinations(bottom, 2))
-
-
-def _stable_hash(word: str) -> int:
-    """The same in every process and run (str hashes are salted), since keys are stored."""
-    return zlib.crc32(word.encode())
-
-
 def is_near_duplicate(a: frozenset[str], b: frozenset[str]) -> bool:
     if not a or not b:
         return False
     return len(a & b) / len(a | b) >= NEAR_DUPLICATE_JACCARD
 
 
+def neighbourhood(words: frozenset[str]) -> list[int]:
+    """The keys a title is filed and looked up under: its content words, and each of
+    them left out. Hashes stay in this process (they are salted), never stored."""
+    content = words - STOPWORDS or words
+    return [hash(content), *(hash(content - {word}) for word in content)]
+
+
+@dataclass(slots=True)
+class TitleIndex:
+    """The titles first seen in the last 48 hours, in memory: id -> key, neighbourhood -> ids."""
+
+    keys: dict[str, str] = field(default_factory=dict)  # article id -> title key
+    filed: dict[int, str | list[str]] = field(default_factory=dict)
+    order: deque[tuple[str, str]] = field(default_factory=deque)  # (seen_at, id), oldest first
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, article_id: str, key: str, seen_at: str) -> None:
+        if article_id in self.keys:
+            return
+        self.keys[article_id] = key
+        self.order.append((seen_at, article_id))
+        for slot in neighbourhood(frozenset(key.split())):
+            filed = self.filed.get(slot)
+            if filed is None:
+                self.filed[slot] = article_id  # most keys hold one title: no list
+            elif isinstance(filed, list):
+                filed.append(article_id)
+            else:
+                self.filed[slot] = [filed, article_id]
+
+    def find(self, key: str) -> str | None:
+        """The article whose title is the same or nearly the same, or None."""
+        words = frozenset(key.split())
+        for slot in neighbourhood(words):
+            filed = self.filed.get(slot)
+            for other in (filed,) if isinstance(filed, str) else filed or ():
+                if other in self.keys and is_near_duplicate(
+                    words, frozenset(self.keys[other].split())
+                ):
+                    return other
+        return None
+
+    def prune(self, since: str) -> None:
+        """Forget titles first seen before `since` (an ISO time)."""
+        while self.order and self.order[0][0] < since:
+            article_id = self.order.popleft()[1]
+            key = self.keys.pop(article_id, None)
+            for slot in neighbourhood(frozenset(key.split())) if key else ():
+                filed = self.filed.get(slot)
+                if filed == article_id:
+                    del self.filed[slot]
+                elif isinstance(filed, list) and article_id in filed:
+                    filed.remove(article_id)
+
+
 @dataclass(slots=True)
 class SeenArticles:
-    """What a batch of articles is compared against: stored ones plus the batch so far."""
+    """What a batch of articles is compared against: stored ids and URLs, recent titles."""
 
+    titles: TitleIndex
     ids: set[str] = field(default_factory=set)
     urls: dict[str, str] = field(default_factory=dict)  # canonical URL -> article id
-    keys: dict[str, str] = field(default_factory=dict)  # title key -> article id
-    words: dict[str, frozenset[str]] = field(default_factory=dict)  # article id -> title words
-    filed: dict[str, list[str]] = field(default_factory=dict)  # index key -> article ids
 
-    def add(self, article_id: str, url: str, title: TitleKey) -> None:
+    def add(self, article_id: str, url: str, key: str | None, seen_at: str) -> None:
         """Remember an article stored in this batch."""
         self.ids.add(article_id)
         self.urls.setdefault(url, article_id)
-        if title.key:
-            for index_key in title.index:
-                self.add_candidate(index_key, article_id, title.key)
+        if key:
+            self.titles.add(article_id, key, seen_at)
 
-    def add_candidate(self, index_key: str, article_id: str, key: str) -> None:
-        """Remember a stored title filed under `index_key` (one row of the title index)."""
-        if article_id not in self.words:
-            self.words[article_id] = frozenset(key.split())
-            self.keys.setdefault(key, article_id)
-        self.filed.setdefault(index_key, []).append(article_id)
-
-    def find(self, article_id: str, url: str, title: TitleKey) -> str | None:
+    def find(self, article_id: str, url: str, key: str | None) -> str | None:
         """The id of the stored article this one duplicates, or None when it is new."""
         if article_id in self.ids:
             return article_id
         if url in self.urls:
             return self.urls[url]
-        if not title.key:
-            return None
-        if title.key in self.keys:
-            return self.keys[title.key]
-        words = frozenset(title.key.split())
-        for index_key in title.index:
-            for other_id in self.filed.get(index_key, ()):
-                if is_near_duplicate(words, self.words[other_id]):
-                    return other_id
-        return None
-
-
-def all_index_keys(titles: Iterable[TitleKey]) -> set[str]:
-    return {index_key for title in titles for index_key in title.index}
+        return self.titles.find(key) if key else None

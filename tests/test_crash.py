@@ -65,7 +65,7 @@ def write_config(folder: Path, urls: list[str], watchlists: Path, concurrency: i
     path.write_text(
         f'[storage]\npath = "monitor.db"\n[watchlists]\npath = "{watchlists.as_posix()}"\n'
         # one test host serves every feed: lift the per-host limit so it is not the bottleneck
-        f"[poll]\ntimeout_seconds = 30\nmax_concurrency = {concurrency}\nper_host = 64\n"
+        f"[poll]\ntimeout_seconds = 90\nmax_concurrency = {concurrency}\nper_host = 64\n"
         f'[digest]\ntimezone = "UTC"\nhtml_dir = "digests"\n{feeds}',
         encoding="utf-8",
     )
@@ -159,12 +159,12 @@ def test_sigterm_stops_within_seconds_after_the_transaction_in_flight(
     tmp_path, sample_watchlists, command
 ):
     with FeedServer() as server:
-        urls = serve_feeds(server, delay_every=2, delay=20)  # half the feeds take 20 s or more
+        urls = serve_feeds(server, delay_every=2, delay=50)  # half the feeds take 50 s or more
         config = write_config(tmp_path, urls, sample_watchlists, concurrency=64)
         db = tmp_path / "monitor.db"
         process = start(*command, "--config", str(config), cwd=tmp_path)
         try:
-            wait_until(lambda: feeds_stored(db) >= FEEDS // 2, 60, "the fast feeds stored")
+            wait_until(lambda: feeds_stored(db) >= FEEDS // 2, 45, "the fast feeds stored")
             time.sleep(0.3)
             sent = time.monotonic()
             process.send_signal(signal.SIGTERM)
