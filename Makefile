@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test demo bench lint install clean
+.PHONY: run test demo bench bench-feeds lint install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_matcher.py
+
+bench-feeds: $(STAMP)
+	$(BIN)/python benchmarks/bench_feeds.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

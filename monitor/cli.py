@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import __version__
+from . import __version__, feedcmd
 from .config import Config, load_config
 from .deliver.console import ConsoleSink
 from .errors import MonitorError, UserError
@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="exit 1 when polling is stale or the outbox is stuck"
     )
 
+    feedcmd.add_parser(sub, with_config)
+
     demo = sub.add_parser(
         "demo", help="offline demo: bundled feeds, one cycle, alerts and a digest"
     )
@@ -167,10 +169,13 @@ def _config_log_level(args: argparse.Namespace) -> str:
 def cmd_poll(args: argparse.Namespace) -> int:
     from .runner import poll_once
 
-    report = asyncio.run(poll_once(load_config(args.config)))
+    report, received = asyncio.run(poll_once(load_config(args.config)))
     print(report.summary(), file=sys.stderr)
     for error in report.errors:
         print(f"  failed: {error}", file=sys.stderr)
+    if report.interrupted:  # the feed in flight was stored; the rest wait for the next cycle
+        print(f"stopped by {received[0] if received else 'a stop request'}", file=sys.stderr)
+        return 130 if received == ["SIGINT"] else 143
     return 0
 
 
@@ -399,4 +404,5 @@ COMMANDS = {
     "stats": cmd_stats,
     "status": cmd_status,
     "demo": cmd_demo,
+    "feeds": feedcmd.run,
 }

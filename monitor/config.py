@@ -42,6 +42,7 @@ class PollConfig:
     max_redirects: int = 5
     cycle_deadline_seconds: float = 300
     max_backoff_seconds: int = 6 * 3600
+    parse_workers: int = 0  # processes that parse big cycles; 0: one per CPU (up to 4)
     user_agent: str = "news-monitor/0.1 (+https://github.com/news-monitor)"
 
 
@@ -102,6 +103,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Any]]] = {
             "max_redirects": int,
             "cycle_deadline_seconds": float,
             "max_backoff_seconds": int,
+            "parse_workers": int,
             "user_agent": str,
         },
     ),

@@ -2,20 +2,30 @@
 
 Every feed is fetched concurrently, at most `max_concurrency` at once and
 `per_host` at once per host, so one slow outlet does not hold up the rest and
-we never hammer a server. Each request has a connect/read timeout and a total
+we never hammer a server; a request still unanswered after 2 s gives its
+global slot back (the slow lane), so dead servers waiting out their timeout
+never hold up the others. Each request has a connect/read timeout and a total
 deadline (a server dripping one byte a second never ends a read timeout).
 Conditional GET sends the stored ETag / Last-Modified; a 304 is a success.
 Bodies are read as a stream and cut off at `max_bytes` after decompression,
-so a gzip bomb costs at most `max_bytes` of memory.
+so a gzip bomb costs at most `max_bytes` of memory; gzip and deflate are
+decoded by httpx. A 429 or 503 with Retry-After carries the server's wish on
+to the feed's next attempt. Whatever goes wrong, `fetch` returns a
+`FetchResult` with `error` set and never raises: one feed never ends a cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import email.utils
+import importlib.util
 import logging
+import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,8 +35,14 @@ from .config import PollConfig
 from .models import Feed, FetchResult
 
 log = logging.getLogger(__name__)
+Then = Callable[[FetchResult], Awaitable]
+SLOW_REQUEST_SECONDS = 2.0
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 logging.getLogger("httpcore").setLevel(logging.WARNING)
+if importlib.util.find_spec("sniffio") is None:
+    # httpcore tries `import sniffio` at every connection checkout; a module that is not
+    # installed is searched for on disk each time (~1 ms a request). Record it as absent.
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -45,9 +61,9 @@ class Fetcher:
             timeout=httpx.Timeout(poll.timeout_seconds),
             follow_redirects=True,
             max_redirects=poll.max_redirects,
-            limits=httpx.Limits(
-                max_connections=poll.max_concurrency, max_keepalive_connections=poll.max_concurrency
-            ),
+            # our semaphores decide what starts; a connection cap here would keep the slow
+            # lane's sockets from being counted out and stall everyone behind them
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=poll.per_host),
             headers={"User-Agent": poll.user_agent, "Accept": ACCEPT},
             transport=transport,
         )
@@ -58,9 +74,14 @@ class Fetcher:
     async def __aexit__(self, *exc_info) -> None:
         await self._client.aclose()
 
-    async def fetch_all(self, feeds: Sequence[Feed]) -> AsyncIterator[FetchResult]:
-        """Yield results as they complete, so storing starts before the slowest feed answers."""
-        tasks = [asyncio.create_task(self.fetch(feed)) for feed in feeds]
+    async def fetch_all(self, feeds: Sequence[Feed], then: Then | None = None) -> AsyncIterator:
+        """Yield results as they complete, so storing starts before the slowest feed answers.
+
+        `then(result)` runs while the feed still holds its fetch slot (the worker parses
+        there), so fetching slows down to the pace of reading: a backlog of unread
+        bodies never piles up in memory. Yields what `then` returns.
+        """
+        tasks = [asyncio.create_task(self.fetch(feed, then)) for feed in feeds]
         try:
             for next_done in asyncio.as_completed(tasks):
                 yield await next_done
@@ -68,35 +89,67 @@ class Fetcher:
             for task in tasks:
                 task.cancel()
 
-    async def fetch(self, feed: Feed) -> FetchResult:
+    async def fetch(self, feed: Feed, then: Then | None = None):
         """Fetch one feed; every failure becomes a `FetchResult` with `error` set."""
         started = time.monotonic()
         if feed.url.startswith("file://"):
-            return await asyncio.to_thread(self._read_file, feed, started)
+            result = await asyncio.to_thread(self._read_file, feed, started)
+            return await then(result) if then else result
         host = urlsplit(feed.url).hostname or ""
         per_host = self._per_host.setdefault(host, asyncio.Semaphore(self.poll.per_host))
-        async with self._global, per_host:
-            try:
-                async with asyncio.timeout(self.poll.timeout_seconds * 2):
-                    return await self._get(feed, started)
-            except TimeoutError:
-                return self._failed(
-                    feed, started, f"timed out after {self.poll.timeout_seconds * 2:g}s in total"
-                )
-            except httpx.TimeoutException:
-                return self._failed(
-                    feed, started, f"timed out after {self.poll.timeout_seconds:g}s"
-                )
-            except httpx.TooManyRedirects:
-                return self._failed(feed, started, f"more than {self.poll.max_redirects} redirects")
-            except httpx.InvalidURL as exc:
-                return self._failed(feed, started, f"invalid URL: {exc}")
-            except httpx.ConnectError as exc:
-                return self._failed(
-                    feed, started, f"cannot connect: {exc or exc.__class__.__name__}"
-                )
-            except (httpx.HTTPError, OSError) as exc:
-                return self._failed(feed, started, f"{exc.__class__.__name__}: {exc}")
+        # per host first: feeds queued behind a busy host must not hold global slots
+        async with per_host, self._global_slot() as keep_slot:
+            result = await self._attempt(feed, started)
+            keep_slot()  # answered: hold the slot (if still held) while the body is read
+            return await then(result) if then else result
+
+    @contextlib.asynccontextmanager
+    async def _global_slot(self) -> AsyncIterator[Callable[[], None]]:
+        """A global slot, given back early if the server is slow to answer.
+
+        A request still waiting after SLOW_REQUEST_SECONDS costs an idle socket,
+        not work: it moves to the "slow lane" and frees its slot, so twenty
+        dead servers (each held until its timeout) never stall the other
+        feeds. At most `max_concurrency` requests are ever *starting* at once.
+        Yields a function that cancels the early release (call it once answered).
+        """
+        await self._global.acquire()
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                self._global.release()
+
+        timer = asyncio.get_running_loop().call_later(SLOW_REQUEST_SECONDS, release)
+        try:
+            yield timer.cancel
+        finally:
+            timer.cancel()
+            release()
+
+    async def _attempt(self, feed: Feed, started: float) -> FetchResult:
+        try:
+            async with asyncio.timeout(self.poll.timeout_seconds * 2):
+                return await self._get(feed, started)
+        except TimeoutError:
+            return self._failed(
+                feed, started, f"timed out after {self.poll.timeout_seconds * 2:g}s in total"
+            )
+        except httpx.TimeoutException:
+            return self._failed(feed, started, f"timed out after {self.poll.timeout_seconds:g}s")
+        except httpx.TooManyRedirects:
+            return self._failed(feed, started, f"more than {self.poll.max_redirects} redirects")
+        except httpx.InvalidURL as exc:
+            return self._failed(feed, started, f"invalid URL: {exc}")
+        except httpx.ConnectError as exc:
+            return self._failed(feed, started, f"cannot connect: {exc or exc.__class__.__name__}")
+        except (httpx.HTTPError, OSError) as exc:
+            return self._failed(feed, started, f"{exc.__class__.__name__}: {exc}")
+        except Exception as exc:  # a bug or a protocol corner: this feed fails, not the cycle
+            log.exception("unexpected fetch failure feed=%s", feed.url)
+            return self._failed(feed, started, f"unexpected {exc.__class__.__name__}: {exc}")
 
     async def _get(self, feed: Feed, started: float) -> FetchResult:
         headers = {}
@@ -115,11 +168,12 @@ class Fetcher:
                     elapsed=time.monotonic() - started,
                 )
             if response.status_code >= 400:
-                return self._failed(
+                return FetchResult(
                     feed,
-                    started,
-                    f"HTTP {response.status_code} {response.reason_phrase}",
                     status=response.status_code,
+                    error=f"HTTP {response.status_code} {response.reason_phrase}".strip(),
+                    retry_after=retry_after_seconds(response.headers.get("retry-after")),
+                    elapsed=time.monotonic() - started,
                 )
             body, truncated = await self._read_limited(response)
             if truncated:
@@ -171,3 +225,19 @@ class Fetcher:
     @staticmethod
     def _failed(feed: Feed, started: float, error: str, status: int | None = None) -> FetchResult:
         return FetchResult(feed, status=status, error=error, elapsed=time.monotonic() - started)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP-date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)

@@ -20,6 +20,7 @@ class Feed:
     etag: str | None = None
     last_modified: str | None = None
     failures: int = 0
+    content_hash: str | None = None  # of the last body stored: an identical 200 is skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class FetchResult:
     error: str | None = None
     truncated: bool = False
     elapsed: float = 0.0
+    retry_after: float | None = None  # seconds, from a Retry-After header on 429/503
 
     @property
     def not_modified(self) -> bool:
@@ -67,6 +69,7 @@ class ParsedFeed:
     warning: str | None = None
     error: str | None = None
     skipped: int = 0
+    title_keys: tuple[str | None, ...] = ()  # folded titles (titles.py), by a parse worker
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from .deliver.ratelimit import Limits, RateLimiter, SendGate
 from .deliver.telegram import TelegramSink
 from .errors import DeliveryError
 from .scheduler import run_until_stopped
+from .stop import stop_on_signals
 from .worker import CycleReport, Runtime, poll_cycle, sync_config_feeds
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,10 @@ STOP_GRACE_SECONDS = 10.0
 CONNECT_ATTEMPTS = 5
 
 
-async def poll_once(config: Config) -> CycleReport:
+async def poll_once(config: Config) -> tuple[CycleReport, list[str]]:
     """`monitor poll --once`: with a token, subscribers get their alerts from this cycle too
-    (rows the rate limits hold back wait in the outbox for the next run)."""
+    (rows the rate limits hold back wait in the outbox for the next run). SIGTERM/SIGINT
+    stop it between feeds; returns the report and the signals received."""
     token = telegram_token()
     rt = build_telegram_runtime(config, token) if token else build_runtime(config)
     sync_config_feeds(rt)
@@ -45,7 +47,8 @@ async def poll_once(config: Config) -> CycleReport:
                 log.warning("telegram unreachable, alerts stay queued error=%s", exc)
                 rt.sinks.remove(sink)
                 sink = None
-        return await poll_cycle(rt)
+        with stop_on_signals(rt.stopping) as received:
+            return await poll_cycle(rt), received
     finally:
         if sink is not None:
             await sink.close()

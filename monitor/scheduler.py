@@ -193,9 +193,10 @@ async def run_until_stopped(
         await stop.wait()
     finally:
         log.info("stopping: waiting for the job in flight")
+        rt.stopping.set()  # a poll cycle in flight stops after the feed it is storing
+        async with rt.lock:  # ... and records itself; shutdown() would cancel it mid-way
+            pass
         scheduler.shutdown(wait=False)
         if extra_stop:
             await extra_stop()
-        async with rt.lock:  # the cycle in flight finishes its transaction first
-            pass
         log.info("stopped")

@@ -27,11 +27,12 @@ from sqlite_utils.migrations import Migrations
 
 from .errors import StoreError
 from .models import Article, Feed, Hit, OutboxMessage, Subscription
-from .textnorm import fold_tokens
 from .timeutil import iso, parse_iso
+from .titles import SeenArticles, TitleIndex, title_key
 
 TITLE_DEDUPE_HOURS = 48
 TITLE_DEDUPE_MIN_WORDS = 4
+SQL_BATCH = 400  # ids per IN (...) list, well under SQLite's variable limit
 
 migrations = Migrations("news-monitor")
 
@@ -134,10 +135,14 @@ def m003_votes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX article_feeds_by_feed ON article_feeds (feed_url, seen_at)")
 
 
-def title_key(title: str) -> str | None:
-    """Folded title words, for recognising one story under several URLs."""
-    words = fold_tokens(title)
-    return " ".join(words) if len(words) >= TITLE_DEDUPE_MIN_WORDS else None
+@migrations()
+def m004_feed_scale(db: sqlite_utils.Database) -> None:
+    """Feed warnings (e.g. cut off at max_bytes), the hash of the last body stored (feeds
+    without validators), how long the last poll took (slow feeds start first). Article
+    counts per feed use m003's article_feeds (feed_url, seen_at) index."""
+    db.execute("ALTER TABLE feeds ADD COLUMN last_warning TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN content_hash TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN last_duration REAL")
 
 
 SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"  # around matched words in search snippets
@@ -162,6 +167,8 @@ class Store:
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
             self._prepare()
+            self._titles: TitleIndex | None = None  # recent titles, loaded on first use
+            self._titles_rowid = 0
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"cannot open database {self.path}: {exc}",
@@ -178,6 +185,8 @@ class Store:
                 if self.path != ":memory:":
                     self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
+                # checkpoint every 64 MB of WAL, not 4 MB: big cycles write in bursts
+                self.db.execute("PRAGMA wal_autocheckpoint=16384")
                 migrations.apply(self.db)
                 return
             except sqlite3.OperationalError as exc:
@@ -194,8 +203,11 @@ class Store:
         try:
             with self.db.atomic():
                 yield
-        except sqlite3.Error as exc:
-            raise StoreError(f"database write failed ({self.path}): {exc}") from exc
+        except BaseException as exc:
+            self._titles = None  # it may hold titles that were rolled back: reload
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"database write failed ({self.path}): {exc}") from exc
+            raise
 
     def _rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
         cursor = self.db.execute(sql, params)
@@ -228,16 +240,20 @@ class Store:
                 urls,
             )
 
-    def add_feed(self, url: str, name: str | None, lang: str | None, now: datetime) -> bool:
+    def add_feed(
+        self, url: str, name: str | None, lang: str | None, now: datetime, title: str | None = None
+    ) -> bool:
         """Add a feed at run time; False when it was already there."""
         with self.transaction():
             existed = self._value("SELECT active FROM feeds WHERE url = ?", (url,))
             self.db.execute(
-                """INSERT INTO feeds (url, name, lang, source, active, added_at)
-                   VALUES (?, ?, ?, 'added', 1, ?)
+                """INSERT INTO feeds (url, name, lang, source, active, added_at, title)
+                   VALUES (?, ?, ?, 'added', 1, ?, ?)
                    ON CONFLICT (url) DO UPDATE SET active = 1,
-                     name = coalesce(excluded.name, name), lang = coalesce(excluded.lang, lang)""",
-                (url, name, lang, iso(now)),
+                     source = CASE WHEN active = 0 THEN 'added' ELSE source END,
+                     name = coalesce(excluded.name, name), lang = coalesce(excluded.lang, lang),
+                     title = coalesce(excluded.title, title)""",
+                (url, name, lang, iso(now), title),
             )
         return not existed
 
@@ -249,21 +265,45 @@ class Store:
         return cursor.rowcount > 0
 
     def feeds_due(self, now: datetime) -> list[Feed]:
+        """Active feeds whose next attempt has come, the slowest last time first: a server
+        that takes its time (or its timeout) overlaps the rest of the cycle, not its end."""
         rows = self._rows(
-            """SELECT url, name, lang, etag, last_modified, failures FROM feeds
+            """SELECT url, name, lang, etag, last_modified, failures, content_hash FROM feeds
                WHERE active = 1 AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-               ORDER BY url""",
+               ORDER BY coalesce(last_duration, 0) DESC, url""",
             (iso(now),),
         )
         return [Feed(**row) for row in rows]
 
-    def feed_rows(self) -> list[dict]:
-        """Every active feed with its status and article count, for `monitor feeds`."""
+    def feed_rows(self, include_inactive: bool = False) -> list[dict]:
+        """Every feed with its status and article count, for `monitor feeds`."""
+        where = "" if include_inactive else "WHERE f.active = 1"
         return self._rows(
-            """SELECT f.*, (SELECT count(*) FROM article_feeds af WHERE af.feed_url = f.url)
-                 AS articles
-               FROM feeds f WHERE active = 1 ORDER BY url"""
+            f"""SELECT f.*, coalesce(n.articles, 0) AS articles FROM feeds f
+                LEFT JOIN (SELECT feed_url, count(*) AS articles FROM article_feeds
+                           GROUP BY feed_url) n ON n.feed_url = f.url
+                {where} ORDER BY f.url"""
         )
+
+    def feed_row(self, url: str) -> dict | None:
+        """One feed, active or not, with its article count; None when unknown."""
+        rows = self._rows(
+            """SELECT f.*, (SELECT count(*) FROM article_feeds af WHERE af.feed_url = f.url)
+                 AS articles FROM feeds f WHERE f.url = ?""",
+            (url,),
+        )
+        return rows[0] if rows else None
+
+    def add_feeds(
+        self, feeds: Iterable[tuple[str, str | None, str | None]], now: datetime
+    ) -> list[str]:
+        """Add many feeds (an OPML import) in one transaction; returns the URLs that were new."""
+        added = []
+        with self.transaction():
+            for url, name, lang in feeds:
+                if self.add_feed(url, name, lang, now):
+                    added.append(url)
+        return added
 
     def record_fetch(
         self,
@@ -277,24 +317,35 @@ class Store:
         error: str | None = None,
         title: str | None = None,
         retry_after: timedelta | None = None,
+        warning: str | None = None,
+        content_hash: str | None = None,
+        duration: float | None = None,
     ) -> None:
-        """Record one poll. On success the validators advance; on failure the feed backs off."""
+        """Record one poll. On success the validators advance; on failure the feed backs off.
+
+        A success clears the error and sets `last_warning` (a feed cut off at
+        max_bytes, malformed but readable, ...) to this poll's warning or NULL.
+        """
         if ok:
             self.db.execute(
                 """UPDATE feeds SET last_ok_at = ?, last_status = ?, failures = 0,
-                     last_error = NULL, next_attempt_at = NULL,
+                     last_error = NULL, next_attempt_at = NULL, last_warning = ?,
                      etag = CASE WHEN ? THEN ? ELSE etag END,
                      last_modified = CASE WHEN ? THEN ? ELSE last_modified END,
-                     title = coalesce(?, title)
+                     title = coalesce(?, title), content_hash = coalesce(?, content_hash),
+                     last_duration = coalesce(?, last_duration)
                    WHERE url = ?""",
                 (
                     iso(now),
                     status,
+                    warning,
                     status != 304,
                     etag,
                     status != 304,
                     last_modified,
                     title,
+                    content_hash,
+                    duration,
                     feed_url,
                 ),
             )
@@ -302,57 +353,91 @@ class Store:
             next_at = iso(now + retry_after) if retry_after else None
             self.db.execute(
                 """UPDATE feeds SET last_error = ?, last_error_at = ?, last_status = ?,
-                     failures = failures + 1, next_attempt_at = ? WHERE url = ?""",
-                (error, iso(now), status, next_at, feed_url),
+                     failures = failures + 1, next_attempt_at = ?,
+                     last_duration = coalesce(?, last_duration) WHERE url = ?""",
+                (error, iso(now), status, next_at, duration, feed_url),
             )
         if not self.db.conn.in_transaction:
             self.db.conn.commit()
 
     # -- articles ------------------------------------------------------------------
     def add_new_articles(
-        self, feed_url: str, articles: Sequence[Article], now: datetime
+        self,
+        feed_url: str,
+        articles: Sequence[Article],
+        now: datetime,
+        title_keys: Sequence[str | None] = (),
     ) -> list[Article]:
         """Store the articles never seen before and return them; note every feed that carried one.
 
-        Seen before means the same id, the same canonical URL, or the same title
-        (four words or more) first seen in the last 48 hours: wire stories
-        syndicated under different URLs.
+        Seen before means the same id, the same canonical URL, or the same or
+        nearly the same title (titles.py) first seen in the last 48 hours: wire
+        stories syndicated under different URLs and slightly different titles.
+        Ids and URLs are looked up in two queries per batch, titles in memory.
+        `title_keys` are the folded titles when a parse worker made them already.
         """
+        seen_at = iso(now)
+        keys = list(title_keys) if title_keys else [title_key(a.title) for a in articles]
+        seen = self._seen_articles(articles, now)
         new: list[Article] = []
-        since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
-        for article in articles:
-            key = title_key(article.title)
-            existing = self._value(
-                "SELECT id FROM articles WHERE id = ? OR url = ?", (article.id, article.url)
-            )
-            if existing is None and key:
-                existing = self._value(
-                    "SELECT id FROM articles WHERE title_key = ? AND seen_at >= ? LIMIT 1",
-                    (key, since),
-                )
+        rows: list[dict] = []
+        links: list[tuple[str, str, str]] = []
+        for article, key in zip(articles, keys, strict=True):
+            existing = seen.find(article.id, article.url, key)
             if existing is None:
-                self.db["articles"].insert(
-                    {
-                        "id": article.id,
-                        "feed_url": article.feed_url,
-                        "url": article.url,
-                        "title": article.title,
-                        "summary": article.summary,
-                        "content": article.content,
-                        "published_at": iso(article.published_at or now),
-                        "seen_at": iso(now),
-                        "title_key": key,
-                        "source": article.source,
-                        "lang": article.lang,
-                    }
-                )
+                rows.append(_article_row(article, key, now))
                 new.append(article)
+                seen.add(article.id, article.url, key, seen_at)
                 existing = article.id
-            self.db.execute(
-                "INSERT OR IGNORE INTO article_feeds (article_id, feed_url, seen_at) VALUES (?, ?, ?)",
-                (existing, feed_url, iso(now)),
+            links.append((existing, feed_url, seen_at))
+        # its own (nested) transaction: committed here when the caller has none open
+        with self.transaction():
+            if rows:
+                self.db.conn.executemany(_INSERT_ARTICLE, rows)
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO article_feeds (article_id, feed_url, seen_at)"
+                " VALUES (?, ?, ?)",
+                links,
             )
         return new
+
+    def _seen_articles(self, articles: Sequence[Article], now: datetime) -> SeenArticles:
+        """Stored articles sharing an id or a URL with this batch, and the recent titles."""
+        seen = SeenArticles(self._recent_titles(now))
+        for chunk in _chunks([a.id for a in articles]):
+            marks = ",".join("?" * len(chunk))
+            for (article_id,) in self.db.execute(
+                f"SELECT id FROM articles WHERE id IN ({marks})", chunk
+            ):
+                seen.ids.add(article_id)
+        for chunk in _chunks([a.url for a in articles]):
+            marks = ",".join("?" * len(chunk))
+            for article_id, url in self.db.execute(
+                f"SELECT id, url FROM articles WHERE url IN ({marks})", chunk
+            ):
+                seen.urls[url] = article_id
+        return seen
+
+    def _recent_titles(self, now: datetime) -> TitleIndex:
+        """The titles of the last 48 hours, topped up with rows stored since the last call
+        (by this process or another one) and with the old ones dropped."""
+        since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
+        if self._titles is None:
+            self._titles, self._titles_rowid = TitleIndex(), 0
+        for rowid, article_id, key, seen_at in self.db.execute(
+            """SELECT rowid, id, title_key, seen_at FROM articles
+               WHERE rowid > ? AND seen_at >= ? AND title_key IS NOT NULL ORDER BY rowid""",
+            (self._titles_rowid, since),
+        ):
+            self._titles.add(article_id, key, seen_at)
+            self._titles_rowid = rowid
+        self._titles.prune(since)
+        return self._titles
+
+    def prune_title_index(self, now: datetime) -> None:
+        """Titles older than the 48-hour window are never compared again."""
+        if self._titles is not None:
+            self._titles.prune(iso(now - timedelta(hours=TITLE_DEDUPE_HOURS)))
 
     def article(self, article_id: str) -> dict | None:
         rows = self._rows("SELECT * FROM articles WHERE id = ?", (article_id,))
@@ -368,42 +453,47 @@ class Store:
     def add_hits(self, hits: Sequence[Hit], now: datetime) -> list[Hit]:
         """Insert hits, ignoring ones already stored; return the newly stored."""
         stored = []
-        for hit in hits:
-            cursor = self.db.execute(
-                """INSERT OR IGNORE INTO hits (article_id, watchlist, topic, term, score, snippet,
-                     field, priority, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    hit.article_id,
-                    hit.watchlist,
-                    hit.topic,
-                    hit.term,
-                    hit.score,
-                    hit.snippet,
-                    hit.field,
-                    hit.priority,
-                    iso(now),
-                ),
-            )
-            if cursor.rowcount:
-                stored.append(hit)
+        with self.transaction():  # nested in the caller's when there is one
+            for hit in hits:
+                if self._insert_hit(hit, now):
+                    stored.append(hit)
         return stored
+
+    def _insert_hit(self, hit: Hit, now: datetime) -> bool:
+        cursor = self.db.execute(
+            """INSERT OR IGNORE INTO hits (article_id, watchlist, topic, term, score, snippet,
+                 field, priority, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                hit.article_id,
+                hit.watchlist,
+                hit.topic,
+                hit.term,
+                hit.score,
+                hit.snippet,
+                hit.field,
+                hit.priority,
+                iso(now),
+            ),
+        )
+        return cursor.rowcount > 0
 
     def enqueue(
         self, chat_id: str, kind: str, dedupe_key: str, payload: dict, now: datetime
     ) -> bool:
         """Queue one message; False when a message with this key was queued before."""
-        cursor = self.db.execute(
-            """INSERT OR IGNORE INTO outbox (chat_id, kind, dedupe_key, payload, status, attempts,
-                 next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)""",
-            (
-                chat_id,
-                kind,
-                dedupe_key,
-                json.dumps(payload, ensure_ascii=False),
-                iso(now),
-                iso(now),
-            ),
-        )
+        with self.transaction():  # nested in the caller's when there is one
+            cursor = self.db.execute(
+                """INSERT OR IGNORE INTO outbox (chat_id, kind, dedupe_key, payload, status, attempts,
+                     next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)""",
+                (
+                    chat_id,
+                    kind,
+                    dedupe_key,
+                    json.dumps(payload, ensure_ascii=False),
+                    iso(now),
+                    iso(now),
+                ),
+            )
         return cursor.rowcount > 0
 
     def pending_outbox(
@@ -877,6 +967,46 @@ class Store:
             (watchlist,),
         )
         return [r["chat_id"] for r in rows]
+
+
+_ARTICLE_COLUMNS = [
+    "id",
+    "feed_url",
+    "url",
+    "title",
+    "summary",
+    "content",
+    "published_at",
+    "seen_at",
+    "title_key",
+    "source",
+    "lang",
+]
+_INSERT_ARTICLE = (
+    f"INSERT INTO articles ({', '.join(_ARTICLE_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _ARTICLE_COLUMNS)})"
+)
+
+
+def _article_row(article: Article, key: str | None, now: datetime) -> dict:
+    return {
+        "id": article.id,
+        "feed_url": article.feed_url,
+        "url": article.url,
+        "title": article.title,
+        "summary": article.summary,
+        "content": article.content,
+        "published_at": iso(article.published_at or now),
+        "seen_at": iso(now),
+        "title_key": key,
+        "source": article.source,
+        "lang": article.lang,
+    }
+
+
+def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), SQL_BATCH):
+        yield list(values[start : start + SQL_BATCH])
 
 
 def _article_from_row(row: dict) -> Article:

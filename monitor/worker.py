@@ -7,16 +7,26 @@ The pipeline, and the code below follows it stage by stage:
           feed, with the feed's new ETag/Last-Modified) | archive | deliver
         | store.mark_sent
 
+`parse` (and, in a big cycle, `match` as well) runs in worker processes
+(parsepool.py); everything that touches the database runs here.
+
 A feed that fails becomes a recorded outcome (`feeds.last_error`, backoff)
 and the cycle goes on. Nothing is sent from the poll itself: alerts are
 queued in the outbox and the outbox is drained at the end of the cycle.
+
+Stopping (SIGTERM, or the cycle deadline) cancels the fetching task. Storing
+a feed's result is synchronous code with no `await` in it, so cancellation
+lands between feeds, never inside a transaction: the feed in flight is
+stored completely, the rest stay due, and their alerts wait in the outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -32,8 +42,9 @@ from .fetch import Fetcher
 from .library import WatchlistLibrary
 from .models import Article, Feed, FetchResult, Hit
 from .notices import queue_reload_notices
-from .parse import parse_feed
+from .parsepool import ParsePool, ReadFeed, auto_workers, read_inline
 from .render import alert_payload
+from .stop import StopSignal
 from .store import Store
 from .surge import queue_surges
 from .timeutil import parse_iso, utcnow
@@ -56,6 +67,7 @@ class Runtime:
     # called with a chat id when its subscriptions or digest time change (the scheduler
     # re-plans that chat's digest); set by scheduler.build_scheduler
     chat_changed: Callable[[str], None] = lambda chat_id: None
+    stopping: StopSignal = field(default_factory=lambda: StopSignal())  # SIGTERM/SIGINT
 
     @property
     def default_tz(self) -> ZoneInfo:
@@ -72,6 +84,7 @@ class CycleReport:
     alerts_queued: int = 0
     errors: list[str] = field(default_factory=list)
     delivery: DrainReport | None = None
+    interrupted: bool = False  # stopped by a signal before every due feed was polled
 
     def summary(self) -> str:
         return (
@@ -88,28 +101,31 @@ def sync_config_feeds(rt: Runtime) -> None:
 async def poll_cycle(rt: Runtime) -> CycleReport:
     """Fetch every due feed, store what is new, match it, queue and send alerts."""
     async with rt.lock:  # never two cycles at once, whoever calls
-        outcome = rt.library.refresh()
-        if outcome.errors or outcome.removed:
-            queue_reload_notices(rt.store, rt.config, rt.telegram_enabled, outcome, rt.clock())
         report = CycleReport()
+        if rt.stopping.is_set():
+            report.interrupted = True
+            return report
+        reload = rt.library.refresh()
+        if reload.errors or reload.removed:
+            queue_reload_notices(rt.store, rt.config, rt.telegram_enabled, reload, rt.clock())
         started = rt.clock()
         cycle_id = rt.store.start_cycle(started)
+        rt.store.prune_title_index(started)
         feeds = rt.store.feeds_due(started)
         pending = {feed.url: feed for feed in feeds}
-        try:
-            async with asyncio.timeout(rt.config.poll.cycle_deadline_seconds):
-                async with Fetcher(rt.config.poll) as fetcher:
-                    async for result in fetcher.fetch_all(feeds):
-                        pending.pop(result.feed.url, None)
-                        process_result(rt, result, report)
-        except TimeoutError:
+        outcome = await _fetch_and_store(rt, feeds, pending, report)
+        if outcome == "deadline":
             deadline = rt.config.poll.cycle_deadline_seconds
             for feed in pending.values():
-                record_failure(
-                    rt, feed, f"no answer before the cycle deadline ({deadline:g}s)", report
-                )
-        update_archive(rt)
-        report.delivery = await deliver(rt)
+                error = f"no answer before the cycle deadline ({deadline:g}s)"
+                record_failure(rt, feed, error, report, duration=deadline)
+        if outcome == "stopped":
+            report.interrupted = True
+            report.delivery = DrainReport()  # queued alerts wait in the outbox for the next run
+            log.warning("cycle interrupted by a stop request; %d feeds not polled", len(pending))
+        else:
+            update_archive(rt)
+            report.delivery = await deliver(rt)
         rt.store.finish_cycle(
             cycle_id,
             rt.clock(),
@@ -117,32 +133,110 @@ async def poll_cycle(rt: Runtime) -> CycleReport:
             feeds_failed=report.feeds_failed,
             articles_new=report.articles_new,
             hits_new=report.hits_new,
+            error="interrupted" if report.interrupted else None,
         )
         log.info("cycle done %s sent=%d", report.summary(), report.delivery.sent)
         return report
 
 
+async def _fetch_and_store(
+    rt: Runtime, feeds: Sequence[Feed], pending: dict[str, Feed], report: CycleReport
+) -> str:
+    """Run fetch | read | store_feed until done, the cycle deadline, or a stop request.
+
+    Returns "done", "deadline" or "stopped"; `pending` keeps the feeds not processed.
+    """
+    poll = rt.config.poll
+
+    async def fetch_and_store() -> None:
+        workers = auto_workers(poll.parse_workers)
+        with ThreadPoolExecutor(1, thread_name_prefix="store") as writer:
+            async with (
+                Fetcher(poll) as fetcher,
+                ParsePool(workers, rt.library.watchlists) as pool,
+            ):
+                async for item in fetcher.fetch_all(feeds, lambda r: pool.read(r, rt.clock())):
+                    pending.pop(item.result.feed.url, None)
+                    await _on_writer(writer, store_feed, rt, item, report)
+
+    work = asyncio.create_task(fetch_and_store())
+    stop = asyncio.create_task(rt.stopping.wait())
+    try:
+        await asyncio.wait(
+            {work, stop}, timeout=poll.cycle_deadline_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        stop.cancel()
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+    if not work.cancelled():
+        work.result()  # a store failure ends the cycle (exit 1), as it should
+        return "done"
+    return "stopped" if rt.stopping.is_set() else "deadline"
+
+
+async def _on_writer(writer: ThreadPoolExecutor, store: Callable[..., None], *args) -> None:
+    """Store on the writer thread, so the event loop keeps fetching while SQLite commits.
+
+    One thread, one call at a time: the connection is never used concurrently. If the
+    cycle is cancelled meanwhile, the transaction in flight still completes first.
+    """
+    future = asyncio.get_running_loop().run_in_executor(writer, store, *args)
+    try:
+        await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait({future})
+        raise
+
+
 def process_result(rt: Runtime, result: FetchResult, report: CycleReport) -> None:
-    """parse | add_new_articles | match | add_hits + enqueue, in one transaction per feed."""
+    """Read one result in this process and store it (small callers and tests)."""
+    store_feed(rt, read_inline(result, rt.clock()), report)
+
+
+def store_feed(rt: Runtime, item: ReadFeed, report: CycleReport) -> None:
+    """add_new_articles | match | add_hits + enqueue, in one transaction per feed.
+
+    Synchronous on purpose: a stop request cancels the cycle at an `await`,
+    never in here, so a feed is stored completely or not at all.
+    """
+    result, parsed = item.result, item.parsed
     feed, now = result.feed, rt.clock()
     if result.error:
-        record_failure(rt, feed, result.error, report, status=result.status)
+        record_failure(
+            rt,
+            feed,
+            result.error,
+            report,
+            status=result.status,
+            retry_after=result.retry_after,
+            duration=result.elapsed,
+        )
         return
-    if result.not_modified:
-        rt.store.record_fetch(feed.url, now, ok=True, status=304)
+    if result.not_modified or item.unchanged:
+        rt.store.record_fetch(
+            feed.url,
+            now,
+            ok=True,
+            status=result.status,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            duration=result.elapsed,
+        )
         report.feeds_ok += 1
         report.feeds_not_modified += 1
         return
-    parsed = parse_feed(result, now, source_name=feed.name)
-    if parsed.error:
-        record_failure(rt, feed, parsed.error, report, status=result.status)
+    if parsed is None or parsed.error:
+        error = parsed.error if parsed else "nothing to read"
+        record_failure(rt, feed, error, report, status=result.status, duration=result.elapsed)
         return
-    if parsed.warning or result.truncated:
-        log.warning("feed=%s %s", feed.url, parsed.warning or "response cut off at max_bytes")
+    if parsed.warning:
+        log.warning("feed=%s %s", feed.url, parsed.warning)
     with rt.store.transaction():
-        new_articles = rt.store.add_new_articles(feed.url, parsed.articles, now)
-        hits = [hit for article in new_articles for hit in rt.library.matcher.match(article)]
-        stored = rt.store.add_hits(hits, now)
+        new_articles = rt.store.add_new_articles(feed.url, parsed.articles, now, parsed.title_keys)
+        stored = rt.store.add_hits(_hits_of(rt, new_articles, item.hits), now)
         queued = queue_alerts(rt, new_articles, stored, now)
         recipients = partial(alert_recipients, rt, now)  # looked up only when a story surges
         titles = rt.library.topic_titles()
@@ -155,6 +249,9 @@ def process_result(rt: Runtime, result: FetchResult, report: CycleReport) -> Non
             etag=result.etag,
             last_modified=result.last_modified,
             title=parsed.title,
+            warning=parsed.warning,
+            content_hash=item.content_hash,
+            duration=result.elapsed,
         )
     report.feeds_ok += 1
     report.articles_new += len(new_articles)
@@ -164,15 +261,38 @@ def process_result(rt: Runtime, result: FetchResult, report: CycleReport) -> Non
         log.info("feed=%s new_articles=%d hits=%d", feed.url, len(new_articles), len(stored))
 
 
+def _hits_of(rt: Runtime, articles: Sequence[Article], matched: Sequence[Hit] | None) -> list[Hit]:
+    """The new articles' hits: matched here, or picked from what a parse worker matched."""
+    if matched is None:
+        return [hit for article in articles for hit in rt.library.matcher.match(article)]
+    new_ids = {article.id for article in articles}
+    return [hit for hit in matched if hit.article_id in new_ids]
+
+
 def record_failure(
-    rt: Runtime, feed: Feed, error: str, report: CycleReport, status: int | None = None
+    rt: Runtime,
+    feed: Feed,
+    error: str,
+    report: CycleReport,
+    status: int | None = None,
+    retry_after: float | None = None,
+    duration: float | None = None,
 ) -> None:
+    """Record a failed poll; the feed's next attempt backs off, or waits for Retry-After."""
     failures = feed.failures + 1
-    delay = backoff_delay(
-        failures, rt.config.poll.interval_seconds, rt.config.poll.max_backoff_seconds
-    )
+    poll = rt.config.poll
+    delay = backoff_delay(failures, poll.interval_seconds, poll.max_backoff_seconds)
+    if retry_after:  # the server's wish (429/503), within the same cap as our own backoff
+        wish = timedelta(seconds=min(retry_after, poll.max_backoff_seconds))
+        delay = max(delay or wish, wish)
     rt.store.record_fetch(
-        feed.url, rt.clock(), ok=False, status=status, error=error, retry_after=delay
+        feed.url,
+        rt.clock(),
+        ok=False,
+        status=status,
+        error=error,
+        retry_after=delay,
+        duration=duration,
     )
     report.feeds_failed += 1
     report.errors.append(f"{feed.url}: {error}")
@@ -180,10 +300,14 @@ def record_failure(
 
 
 def backoff_delay(failures: int, interval: int, cap: int) -> timedelta | None:
-    """None after one failure (try again next cycle), then doubling intervals up to `cap`."""
+    """None after one failure (try again next cycle), then 2, 4, 8 ... intervals up to `cap`.
+
+    With the defaults (600 s, 6 h): 20 min, 40 min, 80 min, 160 min, 320 min, then every 6 h.
+    The first success resets `failures`, and the feed is polled every cycle again.
+    """
     if failures <= 1:
         return None
-    return timedelta(seconds=min(interval * 2 ** (failures - 1), cap))
+    return timedelta(seconds=min(interval * 2 ** min(failures - 1, 32), cap))
 
 
 def queue_alerts(

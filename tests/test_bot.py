@@ -434,7 +434,7 @@ def test_poll_once_with_a_token_alerts_subscribers(telegram_config, fake, monkey
     store.subscribe(str(CHAT), "ops", [], datetime.now(UTC))
     store.close()
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", fake.token)
-    report = asyncio.run(poll_once(telegram_config))
+    report, _signals = asyncio.run(poll_once(telegram_config))
     assert report.alerts_queued == 1 and report.delivery.sent == 1
     [alert] = fake.sent_messages(CHAT)
     assert alert["_plain"].startswith("🔔 US unilateral operations")

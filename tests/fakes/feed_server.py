@@ -200,7 +200,7 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, owner: FeedServer) -> None:
         self.owner = owner
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((owner.host, 0), _Handler)
 
     def handle_error(self, request, client_address) -> None:
         # quiet about clients that hang up (timeouts, closed pools); report real bugs
@@ -209,9 +209,13 @@ class _Server(ThreadingHTTPServer):
 
 
 class FeedServer:
-    """Scripted feed server. ``start()`` or ``with FeedServer() as srv:``."""
+    """Scripted feed server. ``start()`` or ``with FeedServer() as srv:``.
 
-    def __init__(self) -> None:
+    ``host`` may be another loopback address (127.0.0.2 on Linux) to test per-host limits.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.requests: list[RequestLog] = []
         self._routes: dict[str, Route | list[Route]] = {}
         self._lock = threading.Lock()
@@ -255,7 +259,7 @@ class FeedServer:
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("FeedServer is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self._server.server_address[1]}"
 
     def url(self, path: str) -> str:
         return self.base_url + _norm(path)
