@@ -267,6 +267,8 @@ async def serve_connection(farm: Farm, host: str, reader, writer) -> None:
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
         pass
+    except asyncio.CancelledError:  # the farm is shutting down mid-delay: just hang up
+        pass
     finally:
         writer.close()
 

@@ -31,10 +31,9 @@ import feedparser
 from feedparser import api as _feedparser_api
 
 from .aggregators import is_aggregator_link, last_segment, strip_outlet_suffix, unwrap_link
-from .fastparse import FeedparserRules, parse_simple
 from .htmltext import fold_space, html_to_text
 from .models import Article, FetchResult, ParsedFeed
-from .xmlsafe import drop_doctype, has_doctype
+from .xmlsafe import drop_doctype
 
 log = logging.getLogger(__name__)
 
@@ -146,44 +145,12 @@ def parse_feed(result: FetchResult, now: datetime, source_name: str | None = Non
 
 
 def _parse(body: bytes, content_type: str | None):
-    """The fast path for plain RSS 2.0 / Atom 1.0 (fastparse.py), else feedparser."""
-    if not has_doctype(body):
-        simple = parse_simple(body, content_type, FEEDPARSER_RULES)
-        if simple is not None:
-            return simple
     # Markup is reduced to plain text by htmltext.py (which drops script and style), so
     # feedparser's HTML sanitiser and URI resolution would only double the parse time.
     headers = {"content-type": content_type} if content_type else {}
     return feedparser.parse(
         body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
     )
-
-
-_HANDLERS = frozenset(
-    name.removeprefix("_start_").lower()
-    for name in dir(_feedparser_api.StrictFeedParser)
-    if name.startswith("_start_")
-)
-_PREFIXES = {
-    uri.lower(): prefix for uri, prefix in _feedparser_api.StrictFeedParser.namespaces.items()
-}
-
-
-def _handled_as(tag: str) -> str | None:
-    """feedparser's name for an element it handles ("dc_date"), None for one it only stores."""
-    uri, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
-    prefix = _PREFIXES.get(uri.lower())
-    if prefix is None:
-        return None  # a namespace feedparser does not know
-    name = f"{prefix}_{local}".lower() if prefix else local.lower()
-    return name if name in _HANDLERS else None
-
-
-FEEDPARSER_RULES = FeedparserRules(
-    looks_like_html=feedparser.mixin._FeedParserMixin.looks_like_html,
-    handled_as=_handled_as,
-    cp1252=feedparser.mixin._cp1252,
-)
 
 
 def _articles(

@@ -2,8 +2,7 @@
 
 A DOCTYPE's internal subset is where entity bombs live (billion laughs, the
 quadratic blowup) and where external entities are declared. Feeds never
-need one, so parse.py drops the whole declaration before feedparser runs
-and the fast path refuses documents that have one.
+need one, so parse.py drops the whole declaration before feedparser runs.
 """
 
 from __future__ import annotations
@@ -42,9 +41,3 @@ def drop_doctype(data: bytes) -> tuple[bytes, bytes]:
         elif depth == 0:  # ">" outside the internal subset ends the declaration
             return data[: start.start()] + data[pos:], data[start.start() : pos]
     return data[: start.start()], data[start.start() :]  # unterminated: nothing after it is XML
-
-
-def has_doctype(data: bytes) -> bool:
-    """True when a DOCTYPE declaration comes before the root element."""
-    root = _ROOT_START.search(data)
-    return _DOCTYPE_START.search(data, 0, root.start() if root else len(data)) is not None
