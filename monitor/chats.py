@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .config import TIME_RE, Config
 from .digest import build_digest
+from .digestjob import queue_digest
 from .errors import UserError
 from .feedback import digest_payloads
 from .models import Subscription
 from .timeutil import iso, parse_iso
-from .worker import Runtime, queue_digest
+from .worker import Runtime
 
 MAX_MUTE_HOURS = 24 * 30
 MAX_RECENT = 20

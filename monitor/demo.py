@@ -45,7 +45,8 @@ def serve_demo_feeds() -> tuple[ThreadingHTTPServer, str]:
 
 def run_demo(watchlists: Path, keep: Path | None) -> int:
     from .cli import build_runtime
-    from .worker import deliver, poll_cycle, queue_digest, sync_config_feeds
+    from .digestjob import queue_digest
+    from .worker import deliver, poll_cycle, sync_config_feeds
 
     if not watchlists.exists():
         raise UserError(

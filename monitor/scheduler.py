@@ -25,8 +25,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .chats import chat_settings, digest_missed, queue_chat_digest
 from .deliver.console import CONSOLE_CHAT
+from .digestjob import queue_digest
 from .housekeeping import run_housekeeping
-from .worker import Runtime, deliver, poll_cycle, queue_digest
+from .worker import Runtime, deliver, poll_cycle
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE_SECONDS = 300

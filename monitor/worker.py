@@ -32,22 +32,19 @@ from datetime import datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from .archive import refresh_archive
+from .alerts import alert_recipients, queue_alerts
 from .config import Config
 from .deliver import DrainReport, DrainState, Sink, drain_outbox
-from .deliver.console import CONSOLE_CHAT
-from .digest import build_digest
-from .feedback import alert_keyboard, digest_payloads
+from .digestjob import update_archive
 from .fetch import Fetcher
 from .library import WatchlistLibrary
 from .models import Article, Feed, FetchResult, Hit
 from .notices import queue_reload_notices
 from .parsepool import ParsePool, ReadFeed, auto_workers, read_inline
-from .render import alert_payload
 from .stop import StopSignal
 from .store import Store
 from .surge import queue_surges
-from .timeutil import parse_iso, utcnow
+from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -310,124 +307,8 @@ def backoff_delay(failures: int, interval: int, cap: int) -> timedelta | None:
     return timedelta(seconds=min(interval * 2 ** min(failures - 1, 32), cap))
 
 
-def queue_alerts(
-    rt: Runtime, articles: Sequence[Article], hits: Sequence[Hit], now: datetime
-) -> int:
-    """One outbox row per (chat, article) for high-priority hits; several topics, one alert."""
-    urgent: dict[str, list[Hit]] = {}
-    for hit in hits:
-        if hit.priority == "high":
-            urgent.setdefault(hit.article_id, []).append(hit)
-    if not urgent:
-        return 0
-    by_id = {a.id: a for a in articles}
-    recipients = alert_recipients(rt, now)
-    titles = rt.library.topic_titles()
-    queued = 0
-    for article_id, article_hits in urgent.items():
-        for chat_id, (wanted, tz) in recipients.items():
-            chosen = [h for h in article_hits if wanted(h.watchlist, h.topic)]
-            if not chosen:
-                continue
-            payload = alert_payload(by_id[article_id], chosen, titles)
-            payload["timezone"] = tz
-            if chat_id != CONSOLE_CHAT:  # 👍 / 👎 under every Telegram alert
-                hit_ids = rt.store.hit_ids(article_id, [(h.watchlist, h.topic) for h in chosen])
-                payload["reply_markup"] = alert_keyboard(rt.store.add_vote_target(hit_ids, now))
-            queued += rt.store.enqueue(
-                chat_id, "alert", f"alert:{chat_id}:{article_id}", payload, now
-            )
-    return queued
-
-
-def alert_recipients(
-    rt: Runtime, now: datetime
-) -> dict[str, tuple[Callable[[str, str], bool], str]]:
-    """chat id -> (does it want watchlist/topic, its time zone). The console takes all."""
-    default_tz = rt.config.digest.timezone
-    if not rt.telegram_enabled:
-        return {CONSOLE_CHAT: (lambda watchlist, topic: True, default_tz)}
-    muted = rt.store.muted_chats(now)
-    subs_by_chat: dict[str, list] = {}
-    for sub in rt.store.subscriptions(active_only=True):
-        if sub.chat_id not in muted:
-            subs_by_chat.setdefault(sub.chat_id, []).append(sub)
-    return {
-        chat_id: (
-            (lambda w, t, subs=subs: any(s.wants(w, t) for s in subs)),
-            subs[0].timezone or default_tz,
-        )
-        for chat_id, subs in subs_by_chat.items()
-    }
-
-
 async def deliver(rt: Runtime) -> DrainReport:
     """Drain the outbox. Shielded: a caller cancelled at shutdown (the scheduler cancels its
     jobs) never cuts a send off between Telegram's answer and `mark_sent`; the drain stops
     by itself before its next message once `rt.drain.stopping` is set."""
     return await asyncio.shield(drain_outbox(rt.store, rt.sinks, rt.clock, state=rt.drain))
-
-
-def queue_digest(
-    rt: Runtime,
-    chat_id: str,
-    now: datetime,
-    tz_name: str | None = None,
-    wants: Callable[[str, str], bool] | None = None,
-) -> int:
-    """Queue a chat's digest of the hits since its previous one; returns the messages queued.
-
-    The window is by hit id, not by time: no gap and no overlap across restarts,
-    clock changes and time-zone changes. One digest per local date in the chat's
-    zone at the time: a chat that moved west and meets a date again still gets
-    that day's digest (its key then names the zone). A chat's first digest covers
-    the last day.
-    """
-    tz = ZoneInfo(tz_name or rt.config.digest.timezone)
-    date = now.astimezone(tz).date().isoformat()
-    chat = rt.store.chat(chat_id) or {}
-    last_at = parse_iso(chat.get("last_digest_at"))
-    if last_at is not None and last_at.astimezone(tz).date().isoformat() == date:
-        return 0  # today's digest went out already
-    key = f"digest:{chat_id}:{date}"
-    if rt.store.outbox_key_exists(key):
-        key += f"@{tz.key}"
-    after = chat.get("last_digest_hit_id")
-    if after is None:
-        after = rt.store.last_hit_id(before=now - timedelta(days=1))
-    rows = rt.store.hits_after(after)
-    last_id = max((r["hit_id"] for r in rows), default=after)
-    rows = [r for r in rows if wants is None or wants(r["watchlist"], r["topic"])]
-    digest = build_digest(
-        rows, date, tz, rt.library.topic_titles(), rt.library.watchlist_titles(), now
-    )
-    queued = 0
-    with rt.store.transaction():
-        rt.store.update_chat(chat_id, now)
-        send = digest.topics or rt.config.digest.send_empty
-        payloads = digest_payloads(rt.store, digest, chat_id, now) if send else []
-        for index, payload in enumerate(payloads):
-            part_key = key + (f":{index + 1}" if index else "")
-            queued += rt.store.enqueue(chat_id, "digest", part_key, payload, now)
-        if queued or not payloads:
-            rt.store.record_digest(chat_id, date, digest.hit_count, last_id, now)
-    log.info(
-        "digest queued chat=%s date=%s hits=%d parts=%d", chat_id, date, digest.hit_count, queued
-    )
-    return queued
-
-
-def update_archive(rt: Runtime) -> None:
-    """Today's (and yesterday's) digest page, if a hit or vote is newer than it; a disk
-    problem is logged, never a reason to lose the cycle."""
-    try:
-        refresh_archive(
-            rt.store,
-            rt.config.digest.html_dir,
-            rt.default_tz,
-            rt.library.topic_titles(),
-            rt.library.watchlist_titles(),
-            rt.clock(),
-        )
-    except OSError as exc:
-        log.warning("digest pages not written dir=%s error=%s", rt.config.digest.html_dir, exc)

@@ -12,10 +12,11 @@ import pytest
 
 from monitor.config import DigestConfig
 from monitor.deliver.console import ConsoleSink
+from monitor.digestjob import queue_digest
 from monitor.library import WatchlistLibrary
 from monitor.models import Article, Hit
 from monitor.store import Store
-from monitor.worker import Runtime, queue_digest
+from monitor.worker import Runtime
 
 CHAT = "424242"
 

@@ -23,12 +23,13 @@ from test_ratelimit import max_in_window
 from monitor.config import TelegramConfig
 from monitor.deliver.ratelimit import Limits, RateLimiter, SendGate
 from monitor.deliver.telegram import TelegramSink
+from monitor.digestjob import queue_digest
 from monitor.library import WatchlistLibrary
 from monitor.logsetup import setup_logging
 from monitor.models import Article, Hit, OutboxMessage
 from monitor.render import TELEGRAM_LIMIT, alert_payload
 from monitor.store import Store
-from monitor.worker import Runtime, deliver, queue_digest
+from monitor.worker import Runtime, deliver
 
 CHAT = "424242"
 OTHER = "515151"

@@ -13,10 +13,11 @@ from fakes.feed_server import FeedServer, Route
 
 from monitor.config import FeedConfig
 from monitor.deliver.console import ConsoleSink
+from monitor.digestjob import queue_digest
 from monitor.errors import StoreError
 from monitor.library import WatchlistLibrary
 from monitor.store import Store
-from monitor.worker import Runtime, poll_cycle, queue_digest, sync_config_feeds
+from monitor.worker import Runtime, poll_cycle, sync_config_feeds
 
 ITEMS = [
     {
