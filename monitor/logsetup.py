@@ -41,5 +41,11 @@ def setup_logging(level: str = "INFO", stream=None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "telegram.ext.Updater"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "apscheduler.executors.default",
+        "apscheduler.scheduler",
+        "telegram.ext.Updater",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
