@@ -89,3 +89,16 @@ def test_missing_config_file_is_exit_2(tmp_path):
     )
     assert result.returncode == 2
     assert "config file not found" in result.stderr and "hint:" in result.stderr
+
+
+def test_example_config_documents_every_key():
+    from monitor.config import _FEED_KEYS, _SECTIONS
+
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    sections = {line.strip() for line in text.splitlines() if line.startswith("[")}
+    keys = {line.split("=")[0].strip() for line in text.splitlines() if "=" in line}
+    for section, (_cls, schema) in _SECTIONS.items():
+        assert any(s.startswith(f"[{section}]") for s in sections), section
+        missing = set(schema) - keys
+        assert not missing, f"[{section}] keys missing from config.example.toml: {missing}"
+    assert set(_FEED_KEYS) <= keys
