@@ -107,8 +107,8 @@ def m002_article_search(db: sqlite_utils.Database) -> None:
     """Full-text index for the bot's /search: titles and summaries, accents folded.
 
     External content (no second copy of the text), kept in step by triggers.
-    The index follows `articles.rowid`; `Store.rebuild_search` re-derives it
-    should anything (a VACUUM) renumber those.
+    The index follows `articles.rowid`, which nothing renumbers: housekeeping never
+    VACUUMs (a VACUUM would need `INSERT INTO articles_fts(articles_fts) VALUES('rebuild')`).
     """
     db["articles"].enable_fts(
         ["title", "summary"], create_triggers=True, tokenize="unicode61 remove_diacritics 2"
@@ -699,11 +699,6 @@ class Store:
                ORDER BY a.published_at DESC, a.seen_at DESC LIMIT ?""",
             (SNIPPET_OPEN, SNIPPET_CLOSE, match, limit),
         )
-
-    def rebuild_search(self) -> None:
-        """Re-derive the search index from the articles (after a VACUUM renumbered rowids)."""
-        with self.transaction():
-            self.db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
 
     def recent_hits(self, chat_id: str, n: int = 5) -> list[dict]:
         """Hits for the chat's subscriptions on its `n` most recent articles, newest first;

@@ -38,9 +38,9 @@ from .deliver import DrainReport, DrainState, Sink, drain_outbox
 from .digestjob import update_archive
 from .fetch import Fetcher
 from .library import WatchlistLibrary
-from .models import Article, Feed, FetchResult, Hit
+from .models import Article, Feed, Hit
 from .notices import queue_reload_notices
-from .parsepool import ParsePool, ReadFeed, auto_workers, read_inline
+from .parsepool import ParsePool, ReadFeed, auto_workers
 from .stop import StopSignal
 from .store import Store
 from .surge import queue_surges
@@ -186,11 +186,6 @@ async def _on_writer(writer: ThreadPoolExecutor, store: Callable[..., None], *ar
     except asyncio.CancelledError:
         await asyncio.wait({future})
         raise
-
-
-def process_result(rt: Runtime, result: FetchResult, report: CycleReport) -> None:
-    """Read one result in this process and store it (small callers and tests)."""
-    store_feed(rt, read_inline(result, rt.clock()), report)
 
 
 def store_feed(rt: Runtime, item: ReadFeed, report: CycleReport) -> None:
