@@ -111,6 +111,8 @@ async def poll_cycle(rt: Runtime) -> CycleReport:
         feeds = rt.store.feeds_due(started)
         pending = {feed.url: feed for feed in feeds}
         outcome = await _fetch_and_store(rt, feeds, pending, report)
+        if outcome != "stopped":  # a stop must be quick: the next cycle indexes these
+            rt.store.index_new_articles()
         if outcome == "deadline":
             deadline = rt.config.poll.cycle_deadline_seconds
             for feed in pending.values():

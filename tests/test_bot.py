@@ -397,6 +397,7 @@ def test_search_never_chokes_on_what_users_type(store, clock, words):
     store.add_new_articles(
         "f", [Article("a1", "f", "https://e.org/1", "AT&T <-> Pemex: 5 < 6 & Mérida")], clock.now
     )
+    store.index_new_articles()
     rows = store.search_articles(words)  # never an FTS syntax error
     assert rows == [] or rows[0]["id"] == "a1"
 
@@ -412,6 +413,7 @@ def test_search_matches_every_word_accents_folded(store, clock):
         ],
         clock.now,
     )
+    store.index_new_articles()
     assert fts_query('AND( "x') == '"AND" "x"'
     assert [r["id"] for r in store.search_articles("merida bicentennial")] == ["a1"]
     assert {r["id"] for r in store.search_articles("MÉRIDA")} == {"a1", "a2"}

@@ -81,6 +81,7 @@ def test_housekeeping_prunes_unmatched_old_articles_and_keeps_hits(store, clock)
     ]
     store.add_new_articles("f", articles[:1200], old)
     store.add_new_articles("f", articles[1200:], recent)
+    store.index_new_articles()  # the pruning below removes indexed rows from the index
     store.add_hits([Hit("a7", "w", "t", "term", 100.0, "snippet")], old)
     store.enqueue("console", "alert", "alert:console:a7", {"x": 1}, old)
     store.mark_sent(store.pending_outbox(old)[0].id, old)

@@ -1,0 +1,92 @@
+"""The /search index is filled once a cycle (store m005): what it holds and when.
+
+FTS5's own integrity check compares the index with the articles table; a 'delete'
+of a row that was never indexed, or a row indexed twice, makes it fail.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+
+import pytest
+import sqlite_utils
+
+from monitor.models import Article
+from monitor.store import Store, migrations
+
+
+def articles(start: int, count: int, title: str = "Iniciativa Mérida") -> list[Article]:
+    return [
+        Article(f"a{i}", "f", f"https://e.org/{i}", f"{title} {i}", "Bicentennial framework")
+        for i in range(start, start + count)
+    ]
+
+
+def found(store: Store, words: str = "merida") -> set[str]:
+    return {row["id"] for row in store.search_articles(words, limit=1000)}
+
+
+def assert_index_consistent(store: Store) -> None:
+    try:
+        store.db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")
+    except sqlite3.DatabaseError as exc:  # pragma: no cover - what the test exists to catch
+        pytest.fail(f"search index out of step with articles: {exc}")
+
+
+def test_articles_become_searchable_when_indexed_once(store, clock):
+    store.add_new_articles("f", articles(0, 30), clock.now)
+    assert found(store) == set()  # stored, waiting for the end of the cycle
+    assert store.index_new_articles() == 30
+    assert found(store) == {f"a{i}" for i in range(30)}
+    assert store.index_new_articles() == 0  # nothing twice
+    store.add_new_articles("f", articles(30, 5), clock.now)
+    assert store.index_new_articles() == 5
+    assert len(found(store)) == 35
+    assert_index_consistent(store)
+
+
+def test_pruning_indexed_and_pending_rows_keeps_the_index_whole(store, clock):
+    old = clock.now - timedelta(days=120)
+    store.add_new_articles("f", articles(0, 10), old)
+    store.index_new_articles()
+    store.add_new_articles("f", articles(10, 10), old)  # stored, never indexed
+    store.add_new_articles("f", articles(20, 3), clock.now)
+    assert store.prune_batch(clock.now - timedelta(days=90)) == 20
+    assert_index_consistent(store)  # deleting never-indexed rows touched no index entry
+    assert found(store) == set()
+    assert store.index_new_articles() == 3
+    assert found(store) == {"a20", "a21", "a22"}
+    assert_index_consistent(store)
+
+
+def test_a_reused_rowid_is_indexed_at_once(store, clock):
+    """Once every article is pruned SQLite numbers rows from 1 again, under the mark."""
+    old = clock.now - timedelta(days=120)
+    store.add_new_articles("f", articles(0, 5), old)
+    store.index_new_articles()
+    store.prune_batch(clock.now - timedelta(days=90))
+    store.add_new_articles("f", articles(5, 2, title="Mérida again"), clock.now)
+    assert found(store) == {"a5", "a6"}
+    assert store.index_new_articles() == 0
+    assert_index_consistent(store)
+
+
+def test_upgrading_keeps_what_the_old_trigger_indexed(tmp_path, clock):
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    migrations.apply(old, stop_before="m005_search_in_batches")
+    old["articles"].insert_all(
+        {"id": f"o{i}", "feed_url": "f", "url": f"u{i}", "title": f"Mérida {i}", "seen_at": "x"}
+        for i in range(4)
+    )
+    old.close()
+    store = Store(path)
+    try:
+        assert found(store) == {"o0", "o1", "o2", "o3"}
+        store.add_new_articles("f", articles(0, 2), clock.now)
+        assert store.index_new_articles() == 2
+        assert len(found(store)) == 6
+        assert_index_consistent(store)
+    finally:
+        store.close()
