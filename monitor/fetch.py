@@ -2,9 +2,10 @@
 
 Every feed is fetched concurrently, at most `max_concurrency` at once and
 `per_host` at once per host, so one slow outlet does not hold up the rest and
-we never hammer a server; a request still unanswered after 2 s gives its
+we never hammer a server; a request still unanswered after 1 s gives its
 global slot back (the slow lane), so dead servers waiting out their timeout
-never hold up the others. Each request has a connect/read timeout and a total
+never hold up the others. Fetching runs ahead of parsing: bodies wait for a
+parser within a byte budget (`UnreadBodies`). Each request has a connect/read timeout and a total
 deadline (a server dripping one byte a second never ends a read timeout).
 Conditional GET sends the stored ETag / Last-Modified; a 304 is a success.
 Bodies are read as a stream and cut off at `max_bytes` after decompression,
@@ -36,7 +37,8 @@ from .models import Feed, FetchResult
 
 log = logging.getLogger(__name__)
 Then = Callable[[FetchResult], Awaitable]
-SLOW_REQUEST_SECONDS = 2.0
+SLOW_REQUEST_SECONDS = 1.0
+UNREAD_BUDGET_BYTES = 32 * 2**20  # fetched bodies waiting for a parser, at most (about)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 if importlib.util.find_spec("sniffio") is None:
@@ -50,6 +52,36 @@ ACCEPT = (
 )
 
 
+class UnreadBodies:
+    """Bytes fetched and not read yet: fetching runs ahead of parsing, up to a budget.
+
+    Fetching waits on servers, parsing on the CPU. If a request only started once
+    the body before it was parsed, a dead server late in the list would start its
+    timeout late and hold the whole cycle up. So requests start as fast as servers
+    answer, but none starts while the bodies waiting for a parser add up to `budget`
+    bytes (downloads in flight come on top: at most `max_concurrency` of them).
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.size = 0
+        self._changed = asyncio.Condition()
+
+    async def room(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.size < self.budget)
+
+    @contextlib.asynccontextmanager
+    async def holding(self, size: int) -> AsyncIterator[None]:
+        self.size += size
+        try:
+            yield
+        finally:
+            self.size -= size
+            async with self._changed:
+                self._changed.notify_all()
+
+
 class Fetcher:
     """One shared AsyncClient for a cycle (connection reuse), with per-host limits."""
 
@@ -57,6 +89,7 @@ class Fetcher:
         self.poll = poll
         self._global = asyncio.Semaphore(poll.max_concurrency)
         self._per_host: dict[str, asyncio.Semaphore] = {}
+        self._unread = UnreadBodies(UNREAD_BUDGET_BYTES)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(poll.timeout_seconds),
             follow_redirects=True,
@@ -77,9 +110,11 @@ class Fetcher:
     async def fetch_all(self, feeds: Sequence[Feed], then: Then | None = None) -> AsyncIterator:
         """Yield results as they complete, so storing starts before the slowest feed answers.
 
-        `then(result)` runs while the feed still holds its fetch slot (the worker parses
-        there), so fetching slows down to the pace of reading: a backlog of unread
-        bodies never piles up in memory. Yields what `then` returns.
+        `then(result)` reads a body (the parse workers do) once its request has given
+        its slots back. Requests do not wait for reading, only for room in the unread
+        budget (`UnreadBodies`), so a backlog of unread bodies stays bounded while a
+        dead server late in the list still starts its timeout early. Yields what
+        `then` returns.
         """
         tasks = [asyncio.create_task(self.fetch(feed, then)) for feed in feeds]
         try:
@@ -98,23 +133,29 @@ class Fetcher:
         host = urlsplit(feed.url).hostname or ""
         per_host = self._per_host.setdefault(host, asyncio.Semaphore(self.poll.per_host))
         # per host first: feeds queued behind a busy host must not hold global slots
-        async with per_host, self._global_slot() as keep_slot:
+        async with per_host, self._global_slot():
             result = await self._attempt(feed, started)
-            keep_slot()  # answered: hold the slot (if still held) while the body is read
-            return await then(result) if then else result
+        if then is None:
+            return result
+        async with self._unread.holding(len(result.body)):
+            return await then(result)
 
     @contextlib.asynccontextmanager
-    async def _global_slot(self) -> AsyncIterator[Callable[[], None]]:
+    async def _global_slot(self) -> AsyncIterator[None]:
         """A global slot, given back early if the server is slow to answer.
 
         A request still waiting after SLOW_REQUEST_SECONDS costs an idle socket,
         not work: it moves to the "slow lane" and frees its slot, so twenty
         dead servers (each held until its timeout) never stall the other
         feeds. At most `max_concurrency` requests are ever *starting* at once.
-        Yields a function that cancels the early release (call it once answered).
         """
         await self._global.acquire()
         held = True
+        try:  # checked with the slot in hand: whoever waited for a slot waits for room too
+            await self._unread.room()
+        except BaseException:
+            self._global.release()
+            raise
 
         def release() -> None:
             nonlocal held
@@ -124,7 +165,7 @@ class Fetcher:
 
         timer = asyncio.get_running_loop().call_later(SLOW_REQUEST_SECONDS, release)
         try:
-            yield timer.cancel
+            yield
         finally:
             timer.cancel()
             release()

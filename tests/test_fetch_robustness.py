@@ -143,6 +143,59 @@ def test_dead_servers_move_to_the_slow_lane_and_free_their_slots(monkeypatch):
     assert all(done[f.url][1] == "timed out after 1.5s" for f in dead)
 
 
+def test_requests_run_ahead_of_slow_reading():
+    """Reading (parsing) is slow; a dead server at the end of the list still starts its
+    timeout at once instead of after every body before it has been read."""
+    with FeedServer() as server:
+        live = [Feed(server.set(f"/live{i}.xml", Route(body=rss(ITEMS)))) for i in range(8)]
+        dead = Feed(server.set("/dead.xml", Route(delay=30)))
+
+        async def run():
+            done = {}
+            started = time.monotonic()
+
+            async def read_slowly(result):
+                await asyncio.sleep(0.25)  # a parser busy with this body
+                return result
+
+            poll = replace(PollConfig(), timeout_seconds=1, max_concurrency=2, per_host=10)
+            async with Fetcher(poll) as fetcher:
+                async for result in fetcher.fetch_all([*live, dead], read_slowly):
+                    done[result.feed.url] = (time.monotonic() - started, result.error)
+            return done
+
+        done = asyncio.run(run())
+    assert done[dead.url][1] == "timed out after 1s"
+    # eight bodies read one after another would take 2 s before the dead request began
+    assert done[dead.url][0] < 1.8
+
+
+def test_unread_bodies_stay_within_the_budget(monkeypatch):
+    """With no room for a second unread body, a request starts only once the bodies
+    fetched before it have been read: fetching slows to the pace of reading."""
+    monkeypatch.setattr(fetch_module, "UNREAD_BUDGET_BYTES", 1)
+    with FeedServer() as server:
+        feeds = [Feed(server.set(f"/f{i}.xml", Route(body=rss(ITEMS)))) for i in range(6)]
+        reading, most = 0, 0
+
+        async def run():
+            async def read(result):
+                nonlocal reading, most
+                reading += 1
+                most = max(most, reading)
+                await asyncio.sleep(0.05)
+                reading -= 1
+                return result
+
+            poll = replace(PollConfig(), max_concurrency=1, per_host=10)
+            async with Fetcher(poll) as fetcher:
+                return [r async for r in fetcher.fetch_all(feeds, read)]
+
+        results = asyncio.run(run())
+    assert all(r.error is None for r in results) and len(results) == 6
+    assert most == 1
+
+
 def test_at_most_per_host_requests_at_once():
     with FeedServer() as server:
         feeds = [
