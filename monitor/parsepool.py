@@ -8,7 +8,9 @@ main process keeps fetching and storing (one transaction per feed, as ever).
 
 - Small cycles stay in-process: bodies are parsed inline until that has cost
   `inline_budget` seconds of CPU, and only then do the workers start. A cycle
-  of 304s never starts them.
+  of 304s never starts them. A cycle with many feeds never stored before (the
+  first run, an OPML import) will parse them all: its workers start with the
+  first body (`inline_budget_for`).
 - A body identical to the last one stored (same SHA-256, for feeds that send
   no ETag) is not parsed at all.
 - Workers are spawned (they inherit no locks, sockets or database), ignore
@@ -36,7 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .matcher import Matcher
-from .models import FetchResult, Hit, ParsedFeed
+from .models import Feed, FetchResult, Hit, ParsedFeed
 from .parse import parse_feed
 from .titles import title_key
 from .watchlists import Watchlist
@@ -44,6 +46,7 @@ from .watchlists import Watchlist
 log = logging.getLogger(__name__)
 
 INLINE_BUDGET_SECONDS = 0.5
+FRESH_FEEDS_FOR_WORKERS = 20
 MAX_AUTO_WORKERS = 4
 
 
@@ -71,6 +74,18 @@ def read_inline(result: FetchResult, now: datetime) -> ReadFeed:
         return ReadFeed(replace(result, body=b""), content_hash=digest, unchanged=True)
     parsed = parse_feed(result, now, source_name=result.feed.name)
     return ReadFeed(replace(result, body=b""), parsed, None, digest)
+
+
+def inline_budget_for(feeds: Sequence[Feed]) -> float:
+    """How much parsing a cycle does in-process before its workers start.
+
+    None of it when FRESH_FEEDS_FOR_WORKERS feeds have never been polled (no
+    validators, no body hash, no failure): each one has a body to parse, and reading
+    the first ones inline would stall fetching on the event loop and leave their
+    matching to the store's thread.
+    """
+    fresh = sum(1 for f in feeds if not (f.etag or f.last_modified or f.content_hash or f.failures))
+    return 0.0 if fresh >= FRESH_FEEDS_FOR_WORKERS else INLINE_BUDGET_SECONDS
 
 
 def auto_workers(configured: int) -> int:

@@ -40,7 +40,7 @@ from .fetch import Fetcher
 from .library import WatchlistLibrary
 from .models import Article, Feed, Hit
 from .notices import queue_reload_notices
-from .parsepool import ParsePool, ReadFeed, auto_workers
+from .parsepool import ParsePool, ReadFeed, auto_workers, inline_budget_for
 from .stop import StopSignal
 from .store import Store
 from .surge import queue_surges
@@ -152,7 +152,7 @@ async def _fetch_and_store(
         with ThreadPoolExecutor(1, thread_name_prefix="store") as writer:
             async with (
                 Fetcher(poll) as fetcher,
-                ParsePool(workers, rt.library.watchlists) as pool,
+                ParsePool(workers, rt.library.watchlists, inline_budget_for(feeds)) as pool,
             ):
                 async for item in fetcher.fetch_all(feeds, lambda r: pool.read(r, rt.clock())):
                     pending.pop(item.result.feed.url, None)

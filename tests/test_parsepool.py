@@ -125,3 +125,20 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def test_many_feeds_never_polled_start_the_workers_with_the_first_body():
+    """A first run or an OPML import parses every feed: no in-process warm-up then.
+    Feeds polled before (validators, a body hash) or failing ones do not count."""
+    from monitor.models import Feed
+
+    fresh = [Feed(f"https://n.test/{i}") for i in range(parsepool.FRESH_FEEDS_FOR_WORKERS)]
+    known = [
+        Feed("https://k.test/1", etag='"x"'),
+        Feed("https://k.test/2", last_modified="Fri, 20 Nov 2026 15:00:00 GMT"),
+        Feed("https://k.test/3", content_hash="ab12"),
+        Feed("https://k.test/4", failures=3),
+    ]
+    assert parsepool.inline_budget_for(fresh) == 0
+    assert parsepool.inline_budget_for(fresh[1:] + known * 10) == parsepool.INLINE_BUDGET_SECONDS
+    assert parsepool.inline_budget_for([]) == parsepool.INLINE_BUDGET_SECONDS
