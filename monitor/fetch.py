@@ -4,8 +4,8 @@ Every feed is fetched concurrently, at most `max_concurrency` at once and
 `per_host` at once per host, so one slow outlet does not hold up the rest and
 we never hammer a server; a request still unanswered after 1 s gives its
 global slot back (the slow lane), so dead servers waiting out their timeout
-never hold up the others. Fetching runs ahead of parsing: bodies wait for a
-parser within a byte budget (`UnreadBodies`). Each request has a connect/read timeout and a total
+never hold up the others. Fetching runs ahead of parsing and storing, within
+a byte budget for what is fetched and not yet stored (`Backlog`). Each request has a connect/read timeout and a total
 deadline (a server dripping one byte a second never ends a read timeout).
 Conditional GET sends the stored ETag / Last-Modified; a 304 is a success.
 Bodies are read as a stream and cut off at `max_bytes` after decompression,
@@ -38,7 +38,7 @@ from .models import Feed, FetchResult
 log = logging.getLogger(__name__)
 Then = Callable[[FetchResult], Awaitable]
 SLOW_REQUEST_SECONDS = 1.0
-UNREAD_BUDGET_BYTES = 32 * 2**20  # fetched bodies waiting for a parser, at most (about)
+BACKLOG_BUDGET_BYTES = 16 * 2**20  # bodies fetched and not stored yet, at most (about)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 if importlib.util.find_spec("sniffio") is None:
@@ -52,34 +52,35 @@ ACCEPT = (
 )
 
 
-class UnreadBodies:
-    """Bytes fetched and not read yet: fetching runs ahead of parsing, up to a budget.
+class Backlog:
+    """Bytes fetched and not stored yet: fetching runs ahead of parsing and storing,
+    up to a budget.
 
-    Fetching waits on servers, parsing on the CPU. If a request only started once
-    the body before it was parsed, a dead server late in the list would start its
-    timeout late and hold the whole cycle up. So requests start as fast as servers
-    answer, but none starts while the bodies waiting for a parser add up to `budget`
-    bytes (downloads in flight come on top: at most `max_concurrency` of them).
+    Fetching waits on servers; parsing and storing wait on the CPU. If a request
+    only started once the body before it had been dealt with, a dead server late
+    in the list would start its timeout late and hold the whole cycle up. So
+    requests start as fast as servers answer, but none starts while the bodies
+    fetched and not yet stored add up to `budget` bytes (downloads in flight come
+    on top: at most `max_concurrency` of them). Their parsed articles wait with
+    them, so this bounds the cycle's memory too.
     """
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.size = 0
-        self._changed = asyncio.Condition()
+        self._shrunk = asyncio.Event()
 
     async def room(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.size < self.budget)
+        while self.size >= self.budget:
+            self._shrunk.clear()
+            await self._shrunk.wait()
 
-    @contextlib.asynccontextmanager
-    async def holding(self, size: int) -> AsyncIterator[None]:
+    def add(self, size: int) -> None:
         self.size += size
-        try:
-            yield
-        finally:
-            self.size -= size
-            async with self._changed:
-                self._changed.notify_all()
+
+    def remove(self, size: int) -> None:
+        self.size -= size
+        self._shrunk.set()  # every waiter looks again
 
 
 class Fetcher:
@@ -89,7 +90,7 @@ class Fetcher:
         self.poll = poll
         self._global = asyncio.Semaphore(poll.max_concurrency)
         self._per_host: dict[str, asyncio.Semaphore] = {}
-        self._unread = UnreadBodies(UNREAD_BUDGET_BYTES)
+        self._backlog = Backlog(BACKLOG_BUDGET_BYTES)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(poll.timeout_seconds),
             follow_redirects=True,
@@ -111,34 +112,48 @@ class Fetcher:
         """Yield results as they complete, so storing starts before the slowest feed answers.
 
         `then(result)` reads a body (the parse workers do) once its request has given
-        its slots back. Requests do not wait for reading, only for room in the unread
-        budget (`UnreadBodies`), so a backlog of unread bodies stays bounded while a
-        dead server late in the list still starts its timeout early. Yields what
-        `then` returns.
+        its slots back. A body counts in the `Backlog` from its arrival until the
+        caller asks for the next result (it has stored this one): requests wait for
+        room there, not for reading or storing, so a dead server late in the list
+        still starts its timeout early. Yields what `then` returns.
         """
-        tasks = [asyncio.create_task(self.fetch(feed, then)) for feed in feeds]
+
+        # results travel through a queue, not as the tasks' return values: a task list
+        # holding every parsed feed until the cycle ends would cost 100 MB at 2,000 feeds
+        ready: asyncio.Queue[tuple[object, int, BaseException | None]] = asyncio.Queue()
+
+        async def fetch_and_read(feed: Feed) -> None:
+            result = await self.fetch(feed)
+            self._backlog.add(len(result.body))
+            try:
+                ready.put_nowait(((await then(result)) if then else result, len(result.body), None))
+            except Exception as exc:  # a bug in `then`: raised to the caller, as it should
+                ready.put_nowait((None, len(result.body), exc))
+
+        tasks = [asyncio.create_task(fetch_and_read(feed)) for feed in feeds]
         try:
-            for next_done in asyncio.as_completed(tasks):
-                yield await next_done
+            for _ in tasks:
+                item, size, error = await ready.get()
+                try:
+                    if error is not None:
+                        raise error
+                    yield item
+                finally:
+                    self._backlog.remove(size)
         finally:
             for task in tasks:
                 task.cancel()
 
-    async def fetch(self, feed: Feed, then: Then | None = None):
+    async def fetch(self, feed: Feed) -> FetchResult:
         """Fetch one feed; every failure becomes a `FetchResult` with `error` set."""
         started = time.monotonic()
         if feed.url.startswith("file://"):
-            result = await asyncio.to_thread(self._read_file, feed, started)
-            return await then(result) if then else result
+            return await asyncio.to_thread(self._read_file, feed, started)
         host = urlsplit(feed.url).hostname or ""
         per_host = self._per_host.setdefault(host, asyncio.Semaphore(self.poll.per_host))
         # per host first: feeds queued behind a busy host must not hold global slots
         async with per_host, self._global_slot():
-            result = await self._attempt(feed, started)
-        if then is None:
-            return result
-        async with self._unread.holding(len(result.body)):
-            return await then(result)
+            return await self._attempt(feed, started)
 
     @contextlib.asynccontextmanager
     async def _global_slot(self) -> AsyncIterator[None]:
@@ -152,7 +167,7 @@ class Fetcher:
         await self._global.acquire()
         held = True
         try:  # checked with the slot in hand: whoever waited for a slot waits for room too
-            await self._unread.room()
+            await self._backlog.room()
         except BaseException:
             self._global.release()
             raise

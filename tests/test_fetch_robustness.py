@@ -170,30 +170,32 @@ def test_requests_run_ahead_of_slow_reading():
     assert done[dead.url][0] < 1.8
 
 
-def test_unread_bodies_stay_within_the_budget(monkeypatch):
-    """With no room for a second unread body, a request starts only once the bodies
-    fetched before it have been read: fetching slows to the pace of reading."""
-    monkeypatch.setattr(fetch_module, "UNREAD_BUDGET_BYTES", 1)
+def test_the_backlog_of_bodies_not_yet_stored_stays_within_its_budget(monkeypatch):
+    """With room for one body only, a request starts once the body before it has been
+    read and stored (the caller asked for the next result): fetching slows to the pace
+    of storing, and parsed articles never pile up in memory."""
+    monkeypatch.setattr(fetch_module, "BACKLOG_BUDGET_BYTES", 1)
     with FeedServer() as server:
         feeds = [Feed(server.set(f"/f{i}.xml", Route(body=rss(ITEMS)))) for i in range(6)]
-        reading, most = 0, 0
+        requested_when_stored = []
 
         async def run():
             async def read(result):
-                nonlocal reading, most
-                reading += 1
-                most = max(most, reading)
-                await asyncio.sleep(0.05)
-                reading -= 1
+                await asyncio.sleep(0.02)
                 return result
 
-            poll = replace(PollConfig(), max_concurrency=1, per_host=10)
+            poll = replace(PollConfig(), max_concurrency=3, per_host=10)
             async with Fetcher(poll) as fetcher:
-                return [r async for r in fetcher.fetch_all(feeds, read)]
+                async for result in fetcher.fetch_all(feeds, read):
+                    assert result.error is None
+                    await asyncio.sleep(0.05)  # storing
+                    requested_when_stored.append(len(server.requests))
 
-        results = asyncio.run(run())
-    assert all(r.error is None for r in results) and len(results) == 6
-    assert most == 1
+        asyncio.run(run())
+    # in flight when the budget filled: up to max_concurrency more than were stored
+    assert all(seen <= stored + 3 for stored, seen in enumerate(requested_when_stored, 1))
+    assert requested_when_stored[0] < 6  # without the budget every request is out by now
+    assert len(requested_when_stored) == 6
 
 
 def test_at_most_per_host_requests_at_once():
