@@ -90,3 +90,36 @@ def test_upgrading_keeps_what_the_old_trigger_indexed(tmp_path, clock):
         assert_index_consistent(store)
     finally:
         store.close()
+
+
+def test_a_cycle_waiting_on_a_slow_feed_indexes_what_it_stored_meanwhile(config, clock):
+    """While the cycle waits for a slow server, the writer is idle: the articles stored
+    so far become searchable then, not only when the cycle ends."""
+    import asyncio
+    import io
+
+    from conftest import rss
+    from fakes.feed_server import FeedServer, Route
+    from test_worker import make_runtime
+
+    from monitor.worker import poll_cycle
+
+    items = [{"title": f"Mérida story {i}", "link": f"https://e.org/{i}"} for i in range(3)]
+    with FeedServer() as server:
+        fast = server.set("/fast.xml", Route(body=rss(items)))
+        slow = server.set("/slow.xml", Route(body=rss(items[:1]), delay=1.5))
+        rt = make_runtime(config, clock, [fast, slow], io.StringIO())
+        reader = Store(config.storage.path)  # another connection, as /search in a bot
+
+        async def run() -> tuple[int, bool]:
+            cycle = asyncio.create_task(poll_cycle(rt))
+            await asyncio.sleep(1.0)  # the fast feed is stored; the slow one still waits
+            indexed = reader.db.execute("SELECT count(*) FROM articles_fts").fetchone()[0]
+            busy = not cycle.done()
+            await cycle
+            return indexed, busy
+
+        indexed, cycle_was_running = asyncio.run(run())
+        reader.close()
+    assert cycle_was_running
+    assert indexed == 3
