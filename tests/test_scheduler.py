@@ -97,6 +97,6 @@ def test_housekeeping_prunes_unmatched_old_articles_and_keeps_hits(store, clock)
     assert [r["dedupe_key"] for r in store.outbox_rows()] == ["alert:console:a8"]
     found = {r["id"] for r in store.search_articles("Article", limit=50)}
     assert found == kept  # the search index follows the pruning
-    fts_rows = store.db.execute("SELECT count(*) FROM articles_fts").fetchone()[0]
-    assert fts_rows == len(kept)
+    # FTS5 compares its index with the articles table (a count(*) would read the table)
+    store.db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")
     assert asyncio.run(run_housekeeping(store, keep_days=90, now=clock.now)).articles_pruned == 0
