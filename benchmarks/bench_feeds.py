@@ -17,8 +17,10 @@ cycle and are reaped at its end); peak RSS of the poller (VmHWM, reset between
 cycles through /proc/self/clear_refs) and of the largest worker; and when the
 last feed that answers promptly was stored, to show slow and hanging feeds
 hold up nobody. The poller's timeout is 10 s, so the hanging feeds set the
-floor of the cycle's wall time. Prints a markdown table;
-benchmarks/README.md holds a copy of a run.
+floor of the cycle's wall time. Before the first size and after each, the
+parent times `parse_feed` on farm feeds (one core): this VM's speed drifts by
+a third from hour to hour, and the baseline says how fast it was then.
+Prints a markdown table; benchmarks/README.md holds a copy of a run.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 PROMPT_KINDS = {"fast", "no-validators", "failing", "html"}
 CONFIG = """\
@@ -126,6 +129,28 @@ def run_cycles(config_path: str, kinds: dict[str, str], control: str) -> list[di
         )
     rt.store.close()
     return rows
+
+
+def parse_baseline_ms(items: int, feeds: int = 20, rounds: int = 3) -> float:
+    """This machine's speed right now: milliseconds of CPU for `parse_feed` of one farm
+    feed, in this process, best of `rounds`. The VM's speed drifts by a third from hour
+    to hour; measured next to the cycles, it says which speed they ran at."""
+    from datetime import UTC, datetime
+
+    from feed_farm import build_farm
+
+    from monitor.models import Feed, FetchResult
+    from monitor.parse import parse_feed
+
+    bodies = [f.bodies[1][0] for f in build_farm(feeds, 5, items) if f.bodies]
+    now = datetime.now(UTC)
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        for i, body in enumerate(bodies):
+            parse_feed(FetchResult(Feed(f"https://farm.test/{i}"), 200, body), now)
+        best = min(best, (time.process_time() - started) / len(bodies))
+    return best * 1000
 
 
 def bench_size(feeds: int, items: int) -> list[dict]:
@@ -222,13 +247,22 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 feeds only, to try it out")
     args = parser.parse_args()
     sizes = [100] if args.quick else [int(s) for s in args.sizes.split(",")]
-    results = {n: bench_size(n, args.items) for n in sizes}
+    baselines = [parse_baseline_ms(args.items)]
+    results = {}
+    for n in sizes:
+        results[n] = bench_size(n, args.items)
+        baselines.append(parse_baseline_ms(args.items))
     print(
         f"{platform.python_implementation()} {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, {platform.machine()}\n"
     )
     print(table(results))
     print()
+    print(
+        "Machine speed in this run (baseline): parse_feed of one 50-item farm feed took "
+        + " / ".join(f"{ms:.1f}" for ms in baselines)
+        + " ms of CPU (before the first size, then after each)\n"
+    )
     print(ratios(results))
 
 
