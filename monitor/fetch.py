@@ -5,8 +5,9 @@ Every feed is fetched concurrently, at most `max_concurrency` at once and
 we never hammer a server; a request still unanswered after 1 s gives its
 global slot back (the slow lane), so dead servers waiting out their timeout
 never hold up the others. Fetching runs ahead of parsing and storing, within
-a byte budget for what is fetched and not yet stored (`Backlog`). Each request has a connect/read timeout and a total
-deadline (a server dripping one byte a second never ends a read timeout).
+a byte budget for what is fetched and not yet stored (`Backlog`). Each
+request has a connect/read timeout and a total deadline (a server dripping
+one byte a second never ends a read timeout).
 Conditional GET sends the stored ETag / Last-Modified; a 304 is a success.
 Bodies are read as a stream and cut off at `max_bytes` after decompression,
 so a gzip bomb costs at most `max_bytes` of memory; gzip and deflate are

@@ -198,6 +198,23 @@ def test_the_backlog_of_bodies_not_yet_stored_stays_within_its_budget(monkeypatc
     assert len(requested_when_stored) == 6
 
 
+def test_a_failure_while_reading_reaches_the_caller():
+    """A bug in the reading stage is not swallowed: it ends the cycle with its error."""
+    with FeedServer() as server:
+        feeds = [Feed(server.set(f"/f{i}.xml", Route(body=rss(ITEMS)))) for i in range(3)]
+
+        async def run():
+            async def broken(result):
+                raise RuntimeError("reader bug")
+
+            async with Fetcher(PollConfig()) as fetcher:
+                async for _ in fetcher.fetch_all(feeds, broken):
+                    pass
+
+        with pytest.raises(RuntimeError, match="reader bug"):
+            asyncio.run(run())
+
+
 def test_at_most_per_host_requests_at_once():
     with FeedServer() as server:
         feeds = [
