@@ -16,6 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import fakes...` from any cwd
 
+from fakes.bot_api import FakeBotAPI  # noqa: E402
+
 from monitor.config import Config, PollConfig, StorageConfig, WatchlistsConfig  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
@@ -116,3 +118,11 @@ def rss(items: list[dict], title: str = "Test feed") -> bytes:
         + "".join(body)
         + "</channel></rss>"
     ).encode()
+
+
+@pytest.fixture
+def fake():
+    """A local fake Bot API server; a test fails if the bot sent it anything malformed."""
+    with FakeBotAPI() as server:
+        yield server
+        assert server.errors == []

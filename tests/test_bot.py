@@ -59,13 +59,6 @@ ITEMS = [
 
 
 @pytest.fixture
-def fake():
-    with FakeBotAPI() as server:
-        yield server
-        assert server.errors == []
-
-
-@pytest.fixture
 def feeds():
     with FeedServer() as server:
         yield server

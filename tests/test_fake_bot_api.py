@@ -30,13 +30,6 @@ except ModuleNotFoundError:  # tests/ on sys.path instead of the repo root
 CHAT = 424242
 
 
-@pytest.fixture
-def fake():
-    with FakeBotAPI() as server:
-        yield server
-        assert server.errors == []
-
-
 def run_with_bot(fake: FakeBotAPI, scenario, **bot_kwargs):
     """asyncio.run(scenario(bot)) with an initialized Bot pointed at the fake."""
 

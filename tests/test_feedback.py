@@ -19,13 +19,6 @@ from monitor.worker import poll_cycle
 
 
 @pytest.fixture
-def fake():
-    with FakeBotAPI() as server:
-        yield server
-        assert server.errors == []
-
-
-@pytest.fixture
 def telegram_config(config, sample_watchlists, fake):
     """As in test_bot: the sample and ops watchlists, one feed, the fake Bot API."""
     (sample_watchlists / "ops.toml").write_text(OPS_WATCHLIST, encoding="utf-8")

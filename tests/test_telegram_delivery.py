@@ -37,13 +37,6 @@ TZ = ZoneInfo("America/Mexico_City")
 FAST = Limits().scaled(0.01)  # the shape of Telegram's limits on a clock 100 times faster
 
 
-@pytest.fixture
-def fake():
-    with FakeBotAPI() as server:
-        yield server
-        assert server.errors == []
-
-
 def make_runtime(config, clock, fake, limits=FAST) -> Runtime:
     config = replace(config, telegram=TelegramConfig(base_url=fake.base_url))
     sink = TelegramSink(Bot(fake.token, base_url=fake.base_url), SendGate(RateLimiter(limits)), TZ)
