@@ -197,6 +197,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # socketserver's listen backlog is 5: sixty clients connecting at once overflowed it
+    # while the accept loop waited for the CPU, and the dropped SYNs were retried by the
+    # kernel 1, 3, 7, 15 s later, stalling tests for no fault of the client (nginx, for
+    # one, listens with a backlog of 511).
+    request_queue_size = 128
 
     def __init__(self, owner: FeedServer) -> None:
         self.owner = owner
