@@ -110,13 +110,23 @@ class Fetcher:
         await self._client.aclose()
 
     async def fetch_all(self, feeds: Sequence[Feed], then: Then | None = None) -> AsyncIterator:
+        """Yield results one at a time as they complete (`fetch_batches` of one)."""
+        async with contextlib.aclosing(self.fetch_batches(feeds, then)) as batches:
+            async for (item,) in batches:
+                yield item
+
+    async def fetch_batches(
+        self, feeds: Sequence[Feed], then: Then | None = None, most: int = 1, linger: float = 0.0
+    ) -> AsyncIterator[list]:
         """Yield results as they complete, so storing starts before the slowest feed answers.
 
         `then(result)` reads a body (the parse workers do) once its request has given
         its slots back. A body counts in the `Backlog` from its arrival until the
-        caller asks for the next result (it has stored this one): requests wait for
+        caller asks for the next batch (it has stored this one): requests wait for
         room there, not for reading or storing, so a dead server late in the list
-        still starts its timeout early. Yields what `then` returns.
+        still starts its timeout early. Yields lists of what `then` returns: up to
+        `most` results, waiting up to `linger` seconds after the first for more
+        (the caller stores a batch in one transaction).
         """
 
         # results travel through a queue, not as the tasks' return values: a task list
@@ -132,15 +142,30 @@ class Fetcher:
                 ready.put_nowait((None, len(result.body), exc))
 
         tasks = [asyncio.create_task(fetch_and_read(feed)) for feed in feeds]
+        left = len(tasks)
         try:
-            for _ in tasks:
-                item, size, error = await ready.get()
+            while left:
+                batch = [await ready.get()]
+                until = time.monotonic() + linger
+                while len(batch) < min(most, left):
+                    if ready.empty():
+                        wait = until - time.monotonic()
+                        if wait <= 0:
+                            break
+                        try:
+                            batch.append(await asyncio.wait_for(ready.get(), wait))
+                        except TimeoutError:
+                            break
+                    else:
+                        batch.append(ready.get_nowait())
+                left -= len(batch)
                 try:
-                    if error is not None:
-                        raise error
-                    yield item
+                    for _, _, error in batch:
+                        if error is not None:
+                            raise error
+                    yield [item for item, _, _ in batch]
                 finally:
-                    self._backlog.remove(size)
+                    self._backlog.remove(sum(size for _, size, _ in batch))
         finally:
             for task in tasks:
                 task.cancel()

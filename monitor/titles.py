@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .textnorm import fold_tokens
 
@@ -108,6 +109,14 @@ def neighbourhood(words: frozenset[str]) -> list[int]:
     return [hash(content), *(hash(content - {word}) for word in content)]
 
 
+@lru_cache(maxsize=4)
+def _filing(key: str) -> tuple[frozenset[str], tuple[int, ...]]:
+    """A title key's words and neighbourhood. A new title is looked up, then filed under
+    the same keys: remembering the last few saves computing them twice."""
+    words = frozenset(key.split())
+    return words, tuple(neighbourhood(words))
+
+
 @dataclass(slots=True)
 class TitleIndex:
     """The titles first seen in the last 48 hours, in memory: id -> key, neighbourhood -> ids."""
@@ -124,7 +133,7 @@ class TitleIndex:
             return
         self.keys[article_id] = key
         self.order.append((seen_at, article_id))
-        for slot in neighbourhood(frozenset(key.split())):
+        for slot in _filing(key)[1]:
             filed = self.filed.get(slot)
             if filed is None:
                 self.filed[slot] = article_id  # most keys hold one title: no list
@@ -135,8 +144,8 @@ class TitleIndex:
 
     def find(self, key: str) -> str | None:
         """The article whose title is the same or nearly the same, or None."""
-        words = frozenset(key.split())
-        for slot in neighbourhood(words):
+        words, slots = _filing(key)
+        for slot in slots:
             filed = self.filed.get(slot)
             for other in (filed,) if isinstance(filed, str) else filed or ():
                 if other in self.keys and is_near_duplicate(

@@ -1,4 +1,4 @@
-"""The /search index is filled once a cycle (store m005): what it holds and when.
+"""The /search index is filled once a cycle (store m005, m006): what it holds and when.
 
 FTS5's own integrity check compares the index with the articles table; a 'delete'
 of a row that was never indexed, or a row indexed twice, makes it fail.
@@ -60,16 +60,64 @@ def test_pruning_indexed_and_pending_rows_keeps_the_index_whole(store, clock):
     assert_index_consistent(store)
 
 
-def test_a_reused_rowid_is_indexed_at_once(store, clock):
-    """Once every article is pruned SQLite numbers rows from 1 again, under the mark."""
+def test_after_every_article_is_pruned_new_rows_wait_above_the_mark(store, clock):
+    """Once every article is pruned SQLite numbers rows from 1 again: the mark follows."""
     old = clock.now - timedelta(days=120)
     store.add_new_articles("f", articles(0, 5), old)
     store.index_new_articles()
     store.prune_batch(clock.now - timedelta(days=90))
     store.add_new_articles("f", articles(5, 2, title="Mérida again"), clock.now)
+    assert found(store) == set()  # a new row, like any other: indexed in the next pass
+    assert store.index_new_articles() == 2
     assert found(store) == {"a5", "a6"}
-    assert store.index_new_articles() == 0
     assert_index_consistent(store)
+
+
+def test_deleting_the_newest_rows_keeps_later_rows_out_of_the_way(store, clock):
+    """Delete indexed and pending rows from the top in any order, then store more."""
+    store.add_new_articles("f", articles(0, 6), clock.now)
+    store.index_new_articles()  # a0..a5 indexed
+    store.add_new_articles("f", articles(6, 3), clock.now)  # a6..a8 pending
+    # newest first, pending ones mixed in: each deletion sees the mark of the one before
+    for article_id in ("a8", "a5", "a7", "a4", "a6"):
+        store.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        assert_index_consistent(store)
+    store.add_new_articles("f", articles(9, 2), clock.now)  # rowids 5 and 6 again
+    assert store.index_new_articles() == 2
+    assert found(store) == {"a0", "a1", "a2", "a3", "a9", "a10"}
+    store.db.execute("DELETE FROM articles WHERE id IN ('a10', 'a1')")
+    assert_index_consistent(store)
+    assert found(store) == {"a0", "a2", "a3", "a9"}
+
+
+def test_upgrading_from_the_insert_trigger_keeps_reused_rows(tmp_path, clock):
+    """A database from before m006, where m005's trigger indexed a row reused under the mark."""
+    path = tmp_path / "m005.db"
+    old = sqlite_utils.Database(path)
+    migrations.apply(old, stop_before="m006_no_insert_trigger")
+    old["articles"].insert_all(
+        {"id": f"o{i}", "feed_url": "f", "url": f"u{i}", "title": f"Mérida {i}", "seen_at": "x"}
+        for i in range(4)
+    )
+    old.execute(  # what that version's index_new_articles did
+        "INSERT INTO articles_fts (rowid, title, summary) SELECT rowid, title, summary FROM articles"
+    )
+    old.execute("UPDATE search_index SET indexed_rowid = 4")
+    old.execute("DELETE FROM articles WHERE rowid > 1")  # the mark stayed at 4
+    old["articles"].insert(
+        {"id": "r", "feed_url": "f", "url": "r", "title": "Mérida r", "seen_at": "x"}
+    )
+    old.close()  # "r" has rowid 2, under the mark: the insert trigger indexed it at once
+    store = Store(path)
+    try:
+        assert found(store) == {"o0", "r"}
+        assert store.db.execute("SELECT indexed_rowid FROM search_index").fetchone() == (2,)
+        store.add_new_articles("f", articles(0, 2), clock.now)
+        assert store.index_new_articles() == 2
+        assert found(store) == {"o0", "r", "a0", "a1"}
+        assert_index_consistent(store)
+    finally:
+        store.close()
 
 
 def test_upgrading_keeps_what_the_old_trigger_indexed(tmp_path, clock):
