@@ -22,6 +22,7 @@ max_bytes keeps the entries before the cut, with a warning.
 from __future__ import annotations
 
 import calendar
+import copy
 import hashlib
 import logging
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
 from feedparser import api as _feedparser_api
+from feedparser import mixin as _feedparser_mixin
+from feedparser.util import FeedParserDict
 
 from .aggregators import is_aggregator_link, last_segment, strip_outlet_suffix, unwrap_link
 from .htmltext import fold_space, html_to_text
@@ -104,6 +107,25 @@ _feedparser_api.replace_doctype = _replace_doctype_safely
 # Always expat, whose entity handling the tests pin down; feedparser would otherwise try
 # to import libxml2's SAX driver first, a failed import (a disk search) on every parse.
 _feedparser_api.PREFERRED_XML_PARSERS = []
+
+
+class _ContentParamsCopy:
+    """Stands in for the `copy` module in feedparser's mixin, whose only use of it is
+    `copy.deepcopy(self.contentparams)` for every title, summary and content stored.
+    Those parameters are strings (type, language, base, src) and a flag, so a plain
+    copy is the same dictionary: it saves a tenth of the parse time of a 50-item feed.
+    Anything else is still deep-copied."""
+
+    @staticmethod
+    def deepcopy(params):
+        if isinstance(params, FeedParserDict) and all(
+            value is None or isinstance(value, str | bool | int) for value in params.values()
+        ):
+            return FeedParserDict(params)
+        return copy.deepcopy(params)
+
+
+_feedparser_mixin.copy = _ContentParamsCopy  # type: ignore[assignment]
 
 
 def parse_feed(result: FetchResult, now: datetime, source_name: str | None = None) -> ParsedFeed:

@@ -319,3 +319,25 @@ def test_empty_body_and_html_page_are_reported_as_such():
         results = {r.feed.url: parse_feed(r, NOW) for r in fetch([Feed(empty), Feed(html)])}
     assert results[empty].error == "empty response: the server sent no feed"
     assert results[html].error == "not a feed: the server sent an HTML page"
+
+
+def test_batches_gather_what_is_ready_and_never_wait_long_for_more():
+    """Ready results come together, up to `most`; a late one is not waited for past `linger`."""
+    with FeedServer() as server:
+        fast = [Feed(server.set(f"/f{i}.xml", Route(body=rss(ITEMS)))) for i in range(7)]
+        late = Feed(server.set("/late.xml", Route(body=rss(ITEMS), delay=1.0)))
+
+        async def run():
+            batches = []
+            started = time.monotonic()
+            async with Fetcher(replace(PollConfig(), timeout_seconds=5)) as fetcher:
+                async for batch in fetcher.fetch_batches([*fast, late], most=4, linger=0.3):
+                    batches.append((time.monotonic() - started, [r.feed.url for r in batch]))
+            return batches
+
+        batches = asyncio.run(run())
+    sizes = [len(urls) for _, urls in batches]
+    assert sum(sizes) == 8 and max(sizes) == 4  # all of them, never more than `most`
+    assert batches[-1][1] == [late.url]  # alone: the fast ones were not held for it
+    assert all(when < 0.9 for when, urls in batches if late.url not in urls)
+    assert batches[-1][0] >= 0.9

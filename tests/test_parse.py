@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from pathlib import Path
 
+import feedparser
 import pytest
-from conftest import DEMO_FEEDS, rss
+from conftest import DATA, DEMO_FEEDS, rss
+from feedparser import mixin as feedparser_mixin
 
 from monitor.htmltext import html_to_text
 from monitor.models import Feed, FetchResult
@@ -128,3 +131,22 @@ def test_demo_feeds_parse_cleanly(name):
     assert len(parsed.articles) >= 6
     assert all(a.title and a.url.startswith("https://") for a in parsed.articles)
     assert all("utm_" not in a.url for a in parsed.articles)
+
+
+def test_feedparser_reads_every_corpus_file_the_same_with_the_shallow_copy(monkeypatch):
+    """parse.py gives feedparser's mixin a plain copy of content parameters instead of a
+    deep one; over the whole corpus every parsed value must be the same."""
+    corpus = DATA / "feed-corpus"
+    files = sorted(p for p in corpus.rglob("*") if p.suffix in {".xml", ".rss", ".atom"})
+    assert len(files) > 100
+    with_shim = {p: _feedparser_view(p.read_bytes()) for p in files}
+    assert feedparser_mixin.copy is not copy  # the shim is in place
+    monkeypatch.setattr(feedparser_mixin, "copy", copy)
+    differing = [p.name for p in files if _feedparser_view(p.read_bytes()) != with_shim[p]]
+    assert differing == []
+
+
+def _feedparser_view(body: bytes) -> tuple:
+    parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    error = parsed.get("bozo_exception")
+    return parsed["feed"], parsed["entries"], parsed.get("version"), repr(error)
