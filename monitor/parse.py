@@ -84,12 +84,14 @@ def canonical_url(url: str) -> str:
     host = (parts.hostname or "").lower()
     if parts.port and (parts.scheme, parts.port) not in (("http", 80), ("https", 443)):
         host = f"{host}:{parts.port}"
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
-    ]
-    return urlunsplit((parts.scheme.lower(), host, parts.path or "/", urlencode(query), ""))
+    query = parts.query and urlencode(
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+        ]
+    )
+    return urlunsplit((parts.scheme.lower(), host, parts.path or "/", query, ""))
 
 
 _feedparser_replace_doctype = _feedparser_api.replace_doctype
