@@ -46,6 +46,11 @@ def article(n: int, title: str, feed: str = "https://a.test/rss") -> Article:
             "https://www.google.com/url?q=javascript:alert(1)",
             "https://www.google.com/url?q=javascript:alert(1)",
         ),
+        (  # host case does not matter (the quick substring test included)
+            "HTTPS://L.FaceBook.com/l.php?u=https%3A%2F%2Fwww.proceso.com.mx%2F1&h=AT0",
+            "https://www.proceso.com.mx/1",
+        ),
+        ("https://r.search.yahoo.com/?RU=https%3A%2F%2Fapnews.com%2F2", "https://apnews.com/2"),
     ],
 )
 def test_unwrap_link(link, expected):
