@@ -123,23 +123,61 @@ def _order_topics(topics: list[DigestTopic]) -> list[DigestTopic]:
 
 
 def _collapse(rows: list[Mapping]) -> list[DigestEntry]:
-    """Merge rows that are one story: same URL, or titles sharing 80% of their words."""
-    stories: list[list[Mapping]] = []
-    words: list[set[str]] = []
+    """Merge rows that are one story: same URL, or titles sharing 80% of their words.
+
+    Each row joins the first story (in order of creation) it matches. Comparing it
+    with every story would cost O(n²) for a busy day's page; `_Stories` finds the
+    few that can match first.
+    """
+    stories = _Stories()
     for row in sorted(rows, key=lambda r: (r["created_at"], r["hit_id"])):
+        stories.add(row)
+    return [_entry(story) for story in stories.rows]
+
+
+class _Stories:
+    """Stories being built, with a URL map and an index of their words.
+
+    A title `a` can reach a Jaccard similarity of SAME_STORY_JACCARD with a story's
+    words `b` only if they share at least `need` = floor(0.8 * |a|) words, so `b`
+    holds one of any |a| - need + 1 words of `a`: looking up the rarest of them
+    finds every story that can match, and the Jaccard rule then decides.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[list[Mapping]] = []
+        self.words: list[set[str]] = []
+        self.first_by_url: dict[str, int] = {}
+        self.by_word: dict[str, list[int]] = {}
+
+    def add(self, row: Mapping) -> None:
         row_words = set(fold_tokens(row["title"]))
-        for index, story in enumerate(stories):
-            if (
-                row["url"] == story[0]["url"]
-                or _jaccard(row_words, words[index]) >= SAME_STORY_JACCARD
-            ):
-                story.append(row)
-                words[index] |= row_words
-                break
-        else:
-            stories.append([row])
-            words.append(row_words)
-    return [_entry(story) for story in stories]
+        index = self._find(row["url"], row_words)
+        if index is None:
+            index = len(self.rows)
+            self.rows.append([])
+            self.words.append(set())
+            self.first_by_url.setdefault(row["url"], index)
+        self.rows[index].append(row)
+        for word in row_words - self.words[index]:
+            self.by_word.setdefault(word, []).append(index)
+        self.words[index] |= row_words
+
+    def _find(self, url: str, row_words: set[str]) -> int | None:
+        best = self.first_by_url.get(url)
+        if len(row_words) >= SAME_STORY_MIN_WORDS:
+            need = max(int(SAME_STORY_JACCARD * len(row_words)), 1)
+            probes = sorted(row_words, key=lambda w: len(self.by_word.get(w, ())))
+            candidates = {
+                i for w in probes[: len(row_words) - need + 1] for i in self.by_word.get(w, ())
+            }
+            for index in sorted(candidates):
+                if best is not None and index >= best:
+                    break
+                if _jaccard(row_words, self.words[index]) >= SAME_STORY_JACCARD:
+                    best = index
+                    break
+        return best
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

@@ -284,3 +284,77 @@ def test_telegram_parts_number_entries_and_carry_one_button_row_each(store, cloc
     assert seen == list(range(1, 61))
     console = digest_payloads(store, digest, "console", clock.now)
     assert len(console) == 1 and "reply_markup" not in console[0]
+
+
+def _collapse_by_comparing_all(rows):
+    """The rule of digest._collapse, written the slow way: each row joins the first story
+    with its URL (as first seen) or with titles sharing 80% of the words."""
+    from monitor.digest import SAME_STORY_JACCARD, _jaccard
+    from monitor.textnorm import fold_tokens
+
+    stories, words = [], []
+    for row in sorted(rows, key=lambda r: (r["created_at"], r["hit_id"])):
+        row_words = set(fold_tokens(row["title"]))
+        for index, story in enumerate(stories):
+            if (
+                row["url"] == story[0]["url"]
+                or _jaccard(row_words, words[index]) >= SAME_STORY_JACCARD
+            ):
+                story.append(row)
+                words[index] |= row_words
+                break
+        else:
+            stories.append([row])
+            words.append(row_words)
+    return [[r["hit_id"] for r in story] for story in stories]
+
+
+def test_collapsing_finds_the_same_stories_as_comparing_every_pair():
+    import random
+
+    from monitor.digest import _collapse
+
+    rng = random.Random(5)
+    vocabulary = [f"w{i}" for i in range(60)]
+    bases = [rng.sample(vocabulary, rng.randint(3, 14)) for _ in range(40)]
+    rows = []
+    for hit_id in range(1, 1500):
+        words = list(rng.choice(bases))
+        for _ in range(rng.choice((0, 0, 1, 2, 3))):  # small edits: near and not near
+            if rng.random() < 0.5 and len(words) > 1:
+                words.pop(rng.randrange(len(words)))
+            else:
+                words.insert(rng.randrange(len(words) + 1), rng.choice(vocabulary))
+        rows.append(
+            {
+                "hit_id": hit_id,
+                "article_id": f"a{hit_id}",
+                "created_at": f"2026-11-25T{rng.randint(0, 23):02d}:00:00",
+                "title": " ".join(words),
+                "url": f"https://e.org/{rng.randint(0, 600)}",
+                "score": 1.0,
+                "source": "S",
+                "published_at": None,
+                "term": "t",
+                "snippet": "s",
+                "priority": "normal",
+            }
+        )
+    expected = _collapse_by_comparing_all(rows)
+    assert 100 < len(expected) < 1000  # merges by URL and by title both happened
+    assert [list(entry.hit_ids) for entry in _collapse(rows)] == expected
+
+
+def test_a_title_joins_a_story_that_shares_only_its_commonest_words():
+    """4 of 5 words shared is 0.8: found although the row's rarest word is in no story."""
+    from monitor.digest import _collapse
+
+    base = {"score": 1.0, "source": "S", "published_at": None, "term": "t", "snippet": "s"}
+    rows = [
+        {**base, "hit_id": 1, "article_id": "a", "url": "u1", "title": "alpha beta gamma delta"},
+        {**base, "hit_id": 2, "article_id": "b", "url": "u2", "title": "alpha beta gamma delta x"},
+        {**base, "hit_id": 3, "article_id": "c", "url": "u3", "title": "alpha beta x y z"},
+    ]
+    for row in rows:
+        row.update(created_at=f"2026-11-25T0{row['hit_id']}:00:00", priority="normal")
+    assert [entry.hit_ids for entry in _collapse(rows)] == [(1, 2), (3,)]
