@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -237,6 +238,7 @@ class Store:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
+            self._writing = threading.RLock()  # see transaction()
             self._prepare()
             self._titles: TitleIndex | None = None  # recent titles, loaded on first use
             self._titles_rowid = 0
@@ -270,15 +272,24 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Everything inside commits together or not at all."""
-        try:
-            with self.db.atomic():
-                yield
-        except BaseException as exc:
-            self._titles = None  # it may hold titles that were rolled back: reload
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"database write failed ({self.path}): {exc}") from exc
-            raise
+        """Everything inside commits together or not at all.
+
+        One thread at a time: during a cycle the writer thread stores feeds while the
+        bot, on the event loop, may write too (a vote, a subscription) through the
+        same connection. Without the lock that write would join the feeds' open
+        transaction, and be lost if it rolled back; now it waits for the commit
+        (a batch of feeds takes a fraction of a second). Nested calls on one
+        thread are savepoints, as before.
+        """
+        with self._writing:
+            try:
+                with self.db.atomic():
+                    yield
+            except BaseException as exc:
+                self._titles = None  # it may hold titles that were rolled back: reload
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"database write failed ({self.path}): {exc}") from exc
+                raise
 
     def _rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
         cursor = self.db.execute(sql, params)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -130,3 +132,29 @@ def test_removed_config_feed_is_no_longer_polled(store, clock):
     store.sync_feeds([("f1", None, None), ("f2", None, None)], clock.now)
     store.sync_feeds([("f2", None, None)], clock.now)
     assert [f.url for f in store.feeds_due(clock.now)] == ["f2"]
+
+
+def test_a_write_from_another_thread_waits_for_the_open_transaction(store, clock):
+    """The bot (event loop) writes while the writer thread has feeds' transaction open:
+    its write must not join that transaction, or a rollback would take it too."""
+    opened, release = threading.Event(), threading.Event()
+
+    def feeds_then_failure():
+        with pytest.raises(RuntimeError), store.transaction():
+            store.add_feed("https://rolled.back/rss", None, None, clock.now)
+            opened.set()
+            release.wait(5)
+            raise RuntimeError("this batch fails")
+
+    writer = threading.Thread(target=feeds_then_failure)
+    writer.start()
+    assert opened.wait(5)
+    bot = threading.Thread(target=store.subscribe, args=("42", "dea", [], clock.now))
+    bot.start()
+    time.sleep(0.3)
+    assert bot.is_alive()  # waiting for the feeds' transaction to end
+    release.set()
+    writer.join(5)
+    bot.join(5)
+    assert [s.watchlist for s in store.subscriptions("42")] == ["dea"]
+    assert store.feed_row("https://rolled.back/rss") is None
