@@ -2,8 +2,8 @@
 
 SIGKILL mid-cycle, then a second run to completion: every article and hit is
 stored exactly once, and every alert is queued once and delivered once. The
-feed in flight is stored in one transaction with its ETag, so the second run
-either skips it (304) or stores it whole; nothing in between.
+feeds in flight are stored in one transaction with their ETags, so the second
+run either skips each (304) or stores it whole; nothing in between.
 
 SIGTERM: `monitor poll --once` and `monitor run` stop within seconds, after
 the transaction in flight; alerts already queued wait in the outbox.
