@@ -90,15 +90,21 @@ def test_deleting_the_newest_rows_keeps_later_rows_out_of_the_way(store, clock):
     assert found(store) == {"a0", "a2", "a3", "a9"}
 
 
-def test_upgrading_from_the_insert_trigger_keeps_reused_rows(tmp_path, clock):
-    """A database from before m006, where m005's trigger indexed a row reused under the mark."""
-    path = tmp_path / "m005.db"
+def database_before(migration: str, path) -> sqlite_utils.Database:
+    """A database as the version before `migration` left it, with articles o0..o3."""
     old = sqlite_utils.Database(path)
-    migrations.apply(old, stop_before="m006_no_insert_trigger")
+    migrations.apply(old, stop_before=migration)
     old["articles"].insert_all(
         {"id": f"o{i}", "feed_url": "f", "url": f"u{i}", "title": f"Mérida {i}", "seen_at": "x"}
         for i in range(4)
     )
+    return old
+
+
+def test_upgrading_from_the_insert_trigger_keeps_reused_rows(tmp_path, clock):
+    """A database from before m006, where m005's trigger indexed a row reused under the mark."""
+    path = tmp_path / "m005.db"
+    old = database_before("m006_no_insert_trigger", path)
     old.execute(  # what that version's index_new_articles did
         "INSERT INTO articles_fts (rowid, title, summary) SELECT rowid, title, summary FROM articles"
     )
@@ -122,12 +128,7 @@ def test_upgrading_from_the_insert_trigger_keeps_reused_rows(tmp_path, clock):
 
 def test_upgrading_keeps_what_the_old_trigger_indexed(tmp_path, clock):
     path = tmp_path / "old.db"
-    old = sqlite_utils.Database(path)
-    migrations.apply(old, stop_before="m005_search_in_batches")
-    old["articles"].insert_all(
-        {"id": f"o{i}", "feed_url": "f", "url": f"u{i}", "title": f"Mérida {i}", "seen_at": "x"}
-        for i in range(4)
-    )
+    old = database_before("m005_search_in_batches", path)
     old.close()
     store = Store(path)
     try:
