@@ -1,10 +1,11 @@
 """Reading fetched bodies: parse (and match) in worker processes once a cycle is big.
 
-feedparser is pure Python: a 50-item feed costs about 25 ms to parse and its
-articles about 15 ms to match. On the event loop that work also stalls every
+feedparser is pure Python: a 50-item feed costs 20-30 ms to parse and its
+articles 2-3 ms to match. On the event loop that work also stalls every
 request in flight, and 500 feeds would keep one core busy for 20 s while the
 other idles. So the stage `parse | match` runs in worker processes, and the
-main process keeps fetching and storing (one transaction per feed, as ever).
+main process keeps fetching and storing (a feed's articles, hits and ETag
+commit together, as ever).
 
 - Small cycles stay in-process: bodies are parsed inline until that has cost
   `inline_budget` seconds of CPU, and only then do the workers start. A cycle
