@@ -172,3 +172,44 @@ def test_a_cycle_waiting_on_a_slow_feed_indexes_what_it_stored_meanwhile(config,
         reader.close()
     assert cycle_was_running
     assert indexed == 3
+
+
+def test_a_big_cycle_indexes_as_it_goes_and_leaves_little_for_the_end(config, clock, monkeypatch):
+    """Every INDEX_EVERY_ARTICLES stored, the index catches up: the end of the cycle
+    (one core busy, the other idle) only indexes the last few."""
+    import asyncio
+    import io
+
+    from conftest import rss
+    from fakes.feed_server import FeedServer, Route
+    from test_worker import make_runtime
+
+    from monitor import worker
+
+    monkeypatch.setattr(worker, "INDEX_EVERY_ARTICLES", 20)
+    monkeypatch.setattr(worker, "FEEDS_PER_TRANSACTION", 1)  # 9 articles a batch
+    monkeypatch.setattr(worker, "INDEX_WHEN_IDLE_SECONDS", 60)  # only the count rule here
+    indexed: list[int] = []
+    original = Store.index_new_articles
+    monkeypatch.setattr(Store, "index_new_articles", lambda s: indexed.append(original(s)) or 0)
+    with FeedServer() as server:
+        urls = [
+            server.set(
+                f"/f{n}.xml",
+                Route(
+                    body=rss(
+                        [
+                            {"title": f"Mérida {n} {i}", "link": f"https://e.org/{n}/{i}"}
+                            for i in range(9)
+                        ]
+                    )
+                ),
+            )
+            for n in range(8)
+        ]
+        rt = make_runtime(config, clock, urls, io.StringIO())
+        report = asyncio.run(worker.poll_cycle(rt))
+    assert report.articles_new == 72
+    assert indexed == [27, 27, 18]  # every third feed, then the rest at the end
+    assert len(found(rt.store)) == 72
+    assert_index_consistent(rt.store)
