@@ -53,6 +53,24 @@ ACCEPT = (
 )
 
 
+async def _take_ready(ready: asyncio.Queue, most: int, linger: float) -> list:
+    """The next item, and those ready with it or within `linger` seconds: at most `most`."""
+    batch = [await ready.get()]
+    until = time.monotonic() + linger
+    while len(batch) < most:
+        if not ready.empty():
+            batch.append(ready.get_nowait())
+            continue
+        wait = until - time.monotonic()
+        if wait <= 0:
+            break
+        try:
+            batch.append(await asyncio.wait_for(ready.get(), wait))
+        except TimeoutError:
+            break
+    return batch
+
+
 class Backlog:
     """Bytes fetched and not stored yet: fetching runs ahead of parsing and storing,
     up to a budget.
@@ -145,19 +163,7 @@ class Fetcher:
         left = len(tasks)
         try:
             while left:
-                batch = [await ready.get()]
-                until = time.monotonic() + linger
-                while len(batch) < min(most, left):
-                    if ready.empty():
-                        wait = until - time.monotonic()
-                        if wait <= 0:
-                            break
-                        try:
-                            batch.append(await asyncio.wait_for(ready.get(), wait))
-                        except TimeoutError:
-                            break
-                    else:
-                        batch.append(ready.get_nowait())
+                batch = await _take_ready(ready, min(most, left), linger)
                 left -= len(batch)
                 try:
                     for _, _, error in batch:
