@@ -15,9 +15,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .models import FieldLimits
 
 DEFAULT_CONFIG_NAME = "config.toml"
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_FIELD_LIMITS = FieldLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,13 @@ class PollConfig:
     max_backoff_seconds: int = 6 * 3600
     parse_workers: int = 0  # processes that parse big cycles; 0: one per CPU (up to 4)
     user_agent: str = "news-monitor/0.1 (+https://github.com/news-monitor)"
+    max_title_chars: int = _FIELD_LIMITS.title
+    max_summary_chars: int = _FIELD_LIMITS.summary
+    max_content_chars: int = _FIELD_LIMITS.content
+
+    @property
+    def field_limits(self) -> FieldLimits:
+        return FieldLimits(self.max_title_chars, self.max_summary_chars, self.max_content_chars)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +114,9 @@ _SECTIONS: dict[str, tuple[type, dict[str, Any]]] = {
             "max_backoff_seconds": int,
             "parse_workers": int,
             "user_agent": str,
+            "max_title_chars": int,
+            "max_summary_chars": int,
+            "max_content_chars": int,
         },
     ),
     "digest": (
@@ -135,6 +147,9 @@ _MINIMUMS = {
     "surge_sources": 2,
     "surge_hours": 0.1,
     "max_backoff_seconds": 1,
+    "max_title_chars": 80,
+    "max_summary_chars": 200,
+    "max_content_chars": 200,
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 

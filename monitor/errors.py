@@ -60,6 +60,11 @@ class FetchError(MonitorError):
         self.reason = message
 
 
+class MatchError(MonitorError):
+    """An article could not be matched (a matcher bug, or memory ran out on hostile
+    text): recorded as its feed's error, so the feed backs off and the cycle goes on."""
+
+
 class StoreError(MonitorError):
     """The database could not be opened or written."""
 

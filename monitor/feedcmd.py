@@ -226,7 +226,7 @@ async def _try_feed(config: Config, url: str, name: str | None, lang: str | None
         result = await fetcher.fetch(Feed(url, name, lang))
     if result.error:
         return Probe(url, error=result.error)
-    parsed = parse_feed(result, _now(), source_name=name)
+    parsed = parse_feed(result, _now(), source_name=name, limits=config.poll.field_limits)
     if parsed.error:
         return Probe(url, error=parsed.error, final_url=result.final_url)
     return Probe(

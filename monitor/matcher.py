@@ -34,6 +34,7 @@ from itertools import repeat
 from rapidfuzz.distance import OSA
 
 from .models import Article, Hit
+from .termcheck import MAX_WORD_LETTERS
 from .textnorm import TOKEN_RE, fold, is_acronym, is_upper_word, token_key
 from .topicrules import (
     EXCLUDE,
@@ -52,6 +53,9 @@ __all__ = ["Matcher", "allowed_typos", "similarity"]
 
 MIN_FUZZY_LEN = 5
 MAX_TYPOS = 2
+# Typo tolerance stops at MAX_WORD_LETTERS (no real word is longer; `watchlists check`
+# rejects longer term words), so a term word never builds a deletion index whose size
+# grows with the cube of its length.
 CACHE_LIMIT = 400_000
 
 _NO_CANDIDATES: dict[int, int] = {}  # shared by every token that is no term word; never mutated
@@ -59,7 +63,7 @@ _NO_CANDIDATES: dict[int, int] = {}  # shared by every token that is no term wor
 
 def allowed_typos(length: int, fuzzy: int) -> int:
     """How many typos a term word of `length` letters tolerates at `fuzzy`."""
-    if fuzzy >= 100 or length < MIN_FUZZY_LEN:
+    if fuzzy >= 100 or length < MIN_FUZZY_LEN or length > MAX_WORD_LETTERS:
         return 0
     if fuzzy <= 0:
         return MAX_TYPOS
@@ -88,6 +92,17 @@ class Matcher:
                 for variant in _deletions(word, self._allowance[wid]):
                     self._deletes.setdefault(variant, set()).add(wid)
         self._max_typos = max(self._allowance, default=0)
+        # A token can only be within `k` typos of a term word if its length differs by
+        # at most `k`: longer tokens skip the deletion index, whose cost grows with the
+        # cube of a token's length (a 4,000-letter "word" in a title ran out of memory).
+        self._max_fuzzy_len = max(
+            (
+                len(word) + self._allowance[wid]
+                for wid, word in enumerate(self.words)
+                if self._allowance[wid]
+            ),
+            default=0,
+        )
         self._index_triggers()
 
     # -- compiling -------------------------------------------------------------
@@ -176,7 +191,11 @@ class Matcher:
         wid = self._acronym_ids.get(key)
         if wid is not None and is_upper_word(token):
             found[wid] = 0
-        if self._max_typos and key.isalpha() and len(key) >= MIN_FUZZY_LEN - self._max_typos:
+        if (
+            self._max_typos
+            and MIN_FUZZY_LEN - self._max_typos <= len(key) <= self._max_fuzzy_len
+            and key.isalpha()
+        ):
             for variant in _deletions(key, self._max_typos):
                 for wid in self._deletes.get(variant, ()):
                     if wid not in found:

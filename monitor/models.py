@@ -45,6 +45,20 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldLimits:
+    """How much of an entry's text is kept (characters, after markup is removed).
+
+    A real headline is under 300 characters and a summary a paragraph; a feed that
+    sends a megabyte in one title is broken or hostile, and every later stage
+    (matching, dedupe, rendering) would pay for it, so the text is cut at parse.
+    """
+
+    title: int = 1_000
+    summary: int = 2_000
+    content: int = 20_000
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """One feed entry, cleaned: plain text, canonical URL, UTC times."""
 

@@ -35,13 +35,12 @@ from feedparser.util import FeedParserDict
 
 from .aggregators import is_aggregator_link, last_segment, strip_outlet_suffix, unwrap_link
 from .htmltext import fold_space, html_to_text
-from .models import Article, FetchResult, ParsedFeed
+from .models import Article, FetchResult, FieldLimits, ParsedFeed
 from .xmlsafe import drop_doctype
 
 log = logging.getLogger(__name__)
 
-MAX_SUMMARY_CHARS = 2_000
-MAX_CONTENT_CHARS = 20_000
+DEFAULT_LIMITS = FieldLimits()
 TRACKING_PARAMS = {
     "fbclid",
     "gclid",
@@ -130,7 +129,12 @@ class _ContentParamsCopy:
 _feedparser_mixin.copy = _ContentParamsCopy  # type: ignore[assignment]
 
 
-def parse_feed(result: FetchResult, now: datetime, source_name: str | None = None) -> ParsedFeed:
+def parse_feed(
+    result: FetchResult,
+    now: datetime,
+    source_name: str | None = None,
+    limits: FieldLimits = DEFAULT_LIMITS,
+) -> ParsedFeed:
     """Parse a fetched body into articles; never raises for bad content."""
     feed_url = result.feed.url
     body = result.body
@@ -147,7 +151,7 @@ def parse_feed(result: FetchResult, now: datetime, source_name: str | None = Non
     source = source_name or channel_title or urlsplit(feed_url).netloc or feed_url
     lang = result.feed.lang or parsed["feed"].get("language")
     entries = parsed["entries"]
-    articles, skipped = _articles(entries, feed_url, source, lang, channel_title)
+    articles, skipped = _articles(entries, feed_url, source, lang, channel_title, limits)
     if skipped:
         log.info("skipped entries with neither title nor link feed=%s count=%d", feed_url, skipped)
     problem = _bozo_message(parsed, body, result.content_type)
@@ -178,7 +182,12 @@ def _parse(body: bytes, content_type: str | None):
 
 
 def _articles(
-    entries, feed_url: str, source: str, lang: str | None, channel_title: str | None
+    entries,
+    feed_url: str,
+    source: str,
+    lang: str | None,
+    channel_title: str | None,
+    limits: FieldLimits,
 ) -> tuple[list[Article], int]:
     """Entries -> unique articles; an entry that cannot be read is skipped, never fatal."""
     articles: list[Article] = []
@@ -186,7 +195,7 @@ def _articles(
     seen_ids: set[str] = set()
     for entry in entries:
         try:
-            article = _article(entry, feed_url, source, lang, channel_title)
+            article = _article(entry, feed_url, source, lang, channel_title, limits)
         except Exception:  # one odd entry must not cost the feed's other entries
             log.exception("entry skipped feed=%s", feed_url)
             article = None
@@ -215,9 +224,14 @@ def _bozo_message(parsed, body: bytes, content_type: str | None) -> str | None:
 
 
 def _article(
-    entry, feed_url: str, source: str, lang: str | None, channel_title: str | None
+    entry,
+    feed_url: str,
+    source: str,
+    lang: str | None,
+    channel_title: str | None,
+    limits: FieldLimits,
 ) -> Article | None:
-    title = _text(entry, "title")
+    title = _cut(_text(entry, "title"), limits.title)
     link = unwrap_link((entry.get("feedburner_origlink") or entry.get("link") or "").strip())
     guid = (entry.get("id") or "").strip() or None
     if not title and not link:
@@ -225,15 +239,15 @@ def _article(
     if not link and guid and guid.startswith(("http://", "https://")):
         link = guid
     title, source = _title_and_source(entry, title, link, source, channel_title)
-    summary = _text(entry, "summary")[:MAX_SUMMARY_CHARS]
+    summary = _cut(_text(entry, "summary"), limits.summary)
     content = ""
     if entry.get("content"):
         content = " ".join(_clean(c.get("value", ""), c.get("type")) for c in entry["content"])
-        content = content[:MAX_CONTENT_CHARS]
+        content = _cut(content, limits.content)
         if content == summary:
             content = ""
     if not summary and content:
-        summary = content[:MAX_SUMMARY_CHARS]
+        summary = _cut(content, limits.summary)
     if link:
         url = canonical_url(link)
     else:  # a title with no link: give it a stable pseudo-URL so it is stored once
@@ -252,6 +266,14 @@ def _article(
         source=source,
         lang=lang,
     )
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut at a word boundary when one is near, with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", limit // 2, limit)
+    return text[: cut if cut > 0 else limit - 1].rstrip() + "…"
 
 
 def _title_and_source(

@@ -39,8 +39,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .matcher import Matcher
-from .models import Feed, FetchResult, Hit, ParsedFeed
-from .parse import parse_feed
+from .models import Feed, FetchResult, FieldLimits, Hit, ParsedFeed
+from .parse import DEFAULT_LIMITS, parse_feed
 from .titles import title_key
 from .watchlists import Watchlist
 
@@ -66,14 +66,16 @@ def content_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:32]
 
 
-def read_inline(result: FetchResult, now: datetime) -> ReadFeed:
+def read_inline(
+    result: FetchResult, now: datetime, limits: FieldLimits = DEFAULT_LIMITS
+) -> ReadFeed:
     """Read one result in this process (no matching: the caller matches new articles only)."""
     if result.error or result.not_modified:
         return ReadFeed(result)
     digest = content_hash(result.body)
     if digest == result.feed.content_hash:
         return ReadFeed(replace(result, body=b""), content_hash=digest, unchanged=True)
-    parsed = parse_feed(result, now, source_name=result.feed.name)
+    parsed = parse_feed(result, now, source_name=result.feed.name, limits=limits)
     return ReadFeed(replace(result, body=b""), parsed, None, digest)
 
 
@@ -101,9 +103,11 @@ class ParsePool:
         workers: int,
         watchlists: Sequence[Watchlist],
         inline_budget: float | None = None,
+        limits: FieldLimits = DEFAULT_LIMITS,
     ) -> None:
         self.workers = workers
         self.watchlists = list(watchlists)
+        self.limits = limits
         self.inline_budget = INLINE_BUDGET_SECONDS if inline_budget is None else inline_budget
         self._inline_cpu = 0.0
         self._completed = 0
@@ -123,7 +127,7 @@ class ParsePool:
     async def read(self, result: FetchResult, now: datetime) -> ReadFeed:
         if self._inline_cpu < self.inline_budget or result.error or result.not_modified:
             started = time.process_time()
-            item = read_inline(result, now)
+            item = read_inline(result, now, self.limits)
             self._inline_cpu += time.process_time() - started
             return item
         digest = content_hash(result.body)
@@ -145,7 +149,7 @@ class ParsePool:
         if not self._completed:
             log.warning("parse workers unavailable, reading in-process: %r", exc)
             self.inline_budget = float("inf")
-            return read_inline(result, now)
+            return read_inline(result, now, self.limits)
         log.error("parse worker died feed=%s error=%r", result.feed.url, exc)
         error = f"parser failed: {exc.__class__.__name__}"
         return ReadFeed(
@@ -159,19 +163,21 @@ class ParsePool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self.watchlists, os.getpid()),
+                initargs=(self.watchlists, self.limits, os.getpid()),
             )
         return self._executor
 
 
 # -- in the worker processes ----------------------------------------------------------------
 _matcher: Matcher | None = None
+_limits: FieldLimits = DEFAULT_LIMITS
 
 
-def _start_worker(watchlists: list[Watchlist], parent_pid: int) -> None:
-    global _matcher
+def _start_worker(watchlists: list[Watchlist], limits: FieldLimits, parent_pid: int) -> None:
+    global _matcher, _limits
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _matcher = Matcher(watchlists)
+    _limits = limits
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
 
 
@@ -183,7 +189,7 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 def _read_in_worker(result: FetchResult, now: datetime) -> tuple[ParsedFeed, tuple[Hit, ...]]:
     """parse | match, and fold the titles for the store's deduplication while here."""
-    parsed = parse_feed(result, now, source_name=result.feed.name)
+    parsed = parse_feed(result, now, source_name=result.feed.name, limits=_limits)
     parsed = replace(parsed, title_keys=tuple(title_key(a.title) for a in parsed.articles))
     matcher = _matcher or Matcher([])
     return parsed, tuple(hit for article in parsed.articles for hit in matcher.match(article))

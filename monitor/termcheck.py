@@ -61,7 +61,20 @@ MIN_FUZZY_LEN = 5
 # At or above this many letters a typo is tolerated: warn when it is this short or shorter.
 LOOSE_FUZZY_LEN = 6
 
+# A term is a name or a short phrase. No real word is longer than MAX_WORD_LETTERS
+# (the matcher stops typo tolerance there), and a phrase of more than MAX_TERM_WORDS
+# words is a sentence that will never recur verbatim: ideas that co-occur are all_of.
+# A 2,000-letter term once took 21 s and 4 GB to compile.
+MAX_WORD_LETTERS = 40
+MAX_TERM_WORDS = 12
+MAX_TERM_CHARS = 200
+
 Signature = tuple[tuple[str, bool], ...]
+
+
+def shown(term: str, width: int = 60) -> str:
+    """The term quoted for a message, cut short so one bad term never floods the report."""
+    return repr(term if len(term) <= width else term[: width - 1] + "…")
 
 
 def term_problem(term: str) -> str | None:
@@ -71,6 +84,22 @@ def term_problem(term: str) -> str | None:
         return "is empty"
     if not words:
         return "has no letters or digits, so it can never match"
+    longest = max(words, key=len)
+    if len(longest) > MAX_WORD_LETTERS:
+        return (
+            f"has a word of {len(longest):,} letters ({longest[:12]}…): longer than any real word "
+            f"(at most {MAX_WORD_LETTERS})"
+        )
+    if len(term) > MAX_TERM_CHARS:
+        return (
+            f"is {len(term):,} characters long: a term is a name or short phrase "
+            f"(at most {MAX_TERM_CHARS})"
+        )
+    if len(words) > MAX_TERM_WORDS:
+        return (
+            f"has {len(words)} words: a term is a name or short phrase (at most {MAX_TERM_WORDS});"
+            " list words that must appear together as all_of groups"
+        )
     if len(words) == 1 and len(words[0].replace(".", "")) < 2:
         if is_acronym(term.strip()):
             return "is an acronym of one letter: it would only ever find stray initials"

@@ -11,7 +11,14 @@ import difflib
 import re
 from typing import Protocol
 
-from .termcheck import fuzzy_note, repeated_terms, term_noise, term_problem, vetoing_exclude
+from .termcheck import (
+    fuzzy_note,
+    repeated_terms,
+    shown,
+    term_noise,
+    term_problem,
+    vetoing_exclude,
+)
 from .tomlmap import TableSpan
 
 PRIORITIES = ("high", "normal")
@@ -148,7 +155,7 @@ class TopicCheck:
         for key, values in (("terms", terms), ("exclude", exclude), ("all_of", members)):
             for term in values:
                 if problem := term_problem(term):
-                    self.bad(key, f"{key} {term!r} {problem}")
+                    self.bad(key, f"{key} {shown(term)} {problem}")
                 elif key == "exclude" and term_noise(term):
                     self.warn(key, f"exclude {term!r} is a common word: it vetoes most articles")
                 elif key == "terms" and (noise := term_noise(term)):

@@ -38,6 +38,7 @@ from .alerts import alert_recipients, queue_alerts
 from .config import Config
 from .deliver import DrainReport, DrainState, Sink, drain_outbox
 from .digestjob import update_archive
+from .errors import MatchError
 from .fetch import Fetcher
 from .library import WatchlistLibrary
 from .models import Article, Feed, Hit
@@ -164,7 +165,9 @@ async def _fetch_and_store(
         with ThreadPoolExecutor(1, thread_name_prefix="store") as writer:
             async with (
                 Fetcher(poll) as fetcher,
-                ParsePool(workers, rt.library.watchlists, inline_budget_for(feeds)) as pool,
+                ParsePool(
+                    workers, rt.library.watchlists, inline_budget_for(feeds), poll.field_limits
+                ) as pool,
             ):
                 batches = fetcher.fetch_batches(
                     feeds,
@@ -291,6 +294,16 @@ def store_feed(rt: Runtime, item: ReadFeed, report: CycleReport) -> None:
         return
     if parsed.warning:
         log.warning("feed=%s %s", feed.url, parsed.warning)
+    try:
+        _store_new_articles(rt, item, report, now)
+    except MatchError as exc:  # the feed's savepoint rolled back; the batch goes on
+        record_failure(rt, feed, exc.message, report, status=result.status, duration=result.elapsed)
+
+
+def _store_new_articles(rt: Runtime, item: ReadFeed, report: CycleReport, now: datetime) -> None:
+    """The new articles of a parsed feed, their hits and alerts, and its new validators."""
+    result, parsed, feed = item.result, item.parsed, item.result.feed
+    assert parsed is not None
     with rt.store.transaction():
         new_articles = rt.store.add_new_articles(feed.url, parsed.articles, now, parsed.title_keys)
         stored = rt.store.add_hits(_hits_of(rt, new_articles, item.hits), now)
@@ -321,9 +334,19 @@ def store_feed(rt: Runtime, item: ReadFeed, report: CycleReport) -> None:
 def _hits_of(rt: Runtime, articles: Sequence[Article], matched: Sequence[Hit] | None) -> list[Hit]:
     """The new articles' hits: matched here, or picked from what a parse worker matched."""
     if matched is None:
-        return [hit for article in articles for hit in rt.library.matcher.match(article)]
+        return [hit for article in articles for hit in _match(rt, article)]
     new_ids = {article.id for article in articles}
     return [hit for hit in matched if hit.article_id in new_ids]
+
+
+def _match(rt: Runtime, article: Article) -> list[Hit]:
+    try:
+        return rt.library.matcher.match(article)
+    except Exception as exc:  # MemoryError included: one article must not end the cycle
+        log.exception("matching failed feed=%s article=%s", article.feed_url, article.id)
+        raise MatchError(
+            f"matching failed on article {article.id}: {exc.__class__.__name__}"
+        ) from exc
 
 
 def record_failure(
