@@ -43,7 +43,9 @@ def queue_alerts(
             payload["timezone"] = tz
             if chat_id != CONSOLE_CHAT:  # 👍 / 👎 under every Telegram alert
                 hit_ids = rt.store.hit_ids(article_id, [(h.watchlist, h.topic) for h in chosen])
-                payload["reply_markup"] = alert_keyboard(rt.store.add_vote_target(hit_ids, now))
+                payload["reply_markup"] = alert_keyboard(
+                    rt.store.add_vote_target(hit_ids, chat_id, now)
+                )
             queued += rt.store.enqueue(
                 chat_id, "alert", f"alert:{chat_id}:{article_id}", payload, now
             )

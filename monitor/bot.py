@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -51,6 +52,7 @@ Handler = Callable[[Update, Context, Runtime, list[str]], Awaitable[None]]
 MESSAGES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST  # not edits
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+CALLBACK_ANSWER_CHARS = 200  # Telegram's limit for answerCallbackQuery text
 
 
 def build_application(rt: Runtime, token: str, gate: SendGate) -> Application:
@@ -115,7 +117,7 @@ async def guard(update: Update, context: Context) -> None:
         return
     log.info("update from a chat not allowed chat=%s", chat.id)
     if update.callback_query:
-        await update.callback_query.answer("This chat is not allowed to use this bot.")
+        await answer(update.callback_query, "This chat is not allowed to use this bot.")
     elif _is_command(update) or chat.type == "private":
         await reply(update, replies.not_allowed_text(chat.id))
     raise ApplicationHandlerStop
@@ -126,7 +128,8 @@ def command(name: str, handler: Handler) -> Callable[[Update, Context], Awaitabl
 
     async def run(update: Update, context: Context) -> None:
         try:
-            await handler(update, context, _rt(context), list(context.args or []))
+            args = chats.check_arguments(list(context.args or []))
+            await handler(update, context, _rt(context), args)
         except UserError as exc:
             await reply(update, replies.usage(name, exc.message))
 
@@ -144,6 +147,14 @@ async def reply(
             parse_mode=ParseMode.HTML,
             link_preview_options=NO_PREVIEW,
             reply_markup=markup if index == len(parts) else None,
+        )
+
+
+async def answer(query: CallbackQuery | None, text: str = "", alert: bool = False) -> None:
+    """Answer a button press (stops the client's spinner), within Telegram's 200 characters."""
+    if query is not None:
+        await query.answer(
+            replies.cut(text, CALLBACK_ANSWER_CHARS) or None, show_alert=alert or None
         )
 
 
@@ -317,9 +328,9 @@ async def on_button(update: Update, context: Context) -> None:
         else:
             text = replies.unsubscribed_text(chats.unsubscribe(rt, chat_id, value))
     except UserError as exc:
-        await query.answer(exc.message, show_alert=True)  # type: ignore[union-attr]
+        await answer(query, exc.message, alert=True)
         return
-    await query.answer()  # type: ignore[union-attr]
+    await answer(query)
     await reply(update, text)
 
 
@@ -328,11 +339,11 @@ async def on_vote(update: Update, context: Context) -> None:
     query, rt = update.callback_query, _rt(context)
     data = query.data or ""  # type: ignore[union-attr]
     try:
-        answer = feedback.cast_vote(rt.store, _chat_id(update), data, rt.clock())
+        said = feedback.cast_vote(rt.store, _chat_id(update), data, rt.clock())
     except UserError as exc:
-        await query.answer(exc.message, show_alert=True)  # type: ignore[union-attr]
+        await answer(query, exc.message, alert=True)
         return
-    await query.answer(answer)  # type: ignore[union-attr]
+    await answer(query, said)
     markup = getattr(query.message, "reply_markup", None)  # type: ignore[union-attr]
     vote, token = feedback.parse_vote(data)  # type: ignore[misc]
     if markup is None:  # too old for Telegram to show us the message

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from .config import TIME_RE, Config
 from .digest import build_digest
@@ -19,14 +19,20 @@ from .digestjob import queue_digest
 from .errors import UserError
 from .feedback import digest_payloads
 from .models import Subscription
-from .timeutil import iso, parse_iso
+from .timeutil import MAX_ZONE_NAME, iana_zone, iso, parse_iso
 from .worker import Runtime
 
+MIN_MUTE_HOURS = 1
 MAX_MUTE_HOURS = 24 * 30
 MAX_RECENT = 20
 DEFAULT_RECENT = 5
 SEARCH_RESULTS = 10
 HOURS_RE = re.compile(r"^\d+(\.\d+)?h?$")
+# Every command argument is a watchlist or topic id, a time, a zone, a number or a search
+# word: none is near these lengths. Bounded before anything looks at them (a 10,000-
+# character zone name once reached the file system as a file name).
+MAX_ARGUMENT_CHARS = 64
+MAX_ARGUMENTS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,19 @@ class ChatSettings:
 
     def muted(self, now: datetime) -> bool:
         return self.muted_until is not None and self.muted_until > now
+
+
+def check_arguments(args: list[str]) -> list[str]:
+    """A command's words, or `UserError` when there are too many or one is too long."""
+    if len(args) > MAX_ARGUMENTS:
+        raise UserError(f"That is {len(args)} words: a command takes at most {MAX_ARGUMENTS}.")
+    longest = max(args, key=len, default="")
+    if len(longest) > MAX_ARGUMENT_CHARS:
+        raise UserError(
+            f"“{longest[:20]}…” is {len(longest):,} characters long: "
+            f"a word of a command has at most {MAX_ARGUMENT_CHARS}."
+        )
+    return args
 
 
 def chat_settings(rt: Runtime, chat_id: str) -> ChatSettings:
@@ -151,22 +170,23 @@ def set_digest_time(rt: Runtime, chat_id: str, args: list[str], now: datetime) -
 
 
 def check_zone(name: str) -> str:
-    try:
-        return ZoneInfo(name).key
-    except (ZoneInfoNotFoundError, ValueError):
+    zone = iana_zone(name)
+    if zone is None:
         raise UserError(
-            f"“{name}” is not an IANA time zone: use a name like America/Mexico_City, "
-            "Europe/Madrid or UTC."
-        ) from None
+            f"“{name[:MAX_ZONE_NAME]}” is not an IANA time zone: use a name like "
+            "America/Mexico_City, Europe/Madrid or UTC."
+        )
+    return zone.key
 
 
 def mute(rt: Runtime, chat_id: str, hours_text: str, now: datetime) -> datetime:
     """Hold instant alerts for a while (the digest still comes); returns when they resume."""
     text = hours_text.strip().lower()
     hours = float(text.rstrip("h")) if HOURS_RE.match(text) else 0.0
-    if not 0 < hours <= MAX_MUTE_HOURS:
+    if not MIN_MUTE_HOURS <= hours <= MAX_MUTE_HOURS:
         raise UserError(
-            f"Mute for how many hours? A number from 1 to {MAX_MUTE_HOURS}, like /mute 8."
+            f"Mute for how many hours? A number from {MIN_MUTE_HOURS} to {MAX_MUTE_HOURS}, "
+            "like /mute 8."
         )
     until = now + timedelta(hours=hours)
     rt.store.update_chat(chat_id, now, muted_until=iso(until))

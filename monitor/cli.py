@@ -144,6 +144,18 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return exc.exit_code
+    except MemoryError:
+        if args.verbose:
+            log.exception("failed")
+        print(
+            "monitor: error: out of memory; the data in the last transaction was not stored",
+            file=sys.stderr,
+        )
+        print(
+            "hint: lower [poll] max_bytes or max_*_chars, or give the process more memory",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         return 130
 

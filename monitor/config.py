@@ -12,10 +12,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from .errors import ConfigError
 from .models import FieldLimits
+from .timeutil import MAX_ZONE_NAME, iana_zone
 
 DEFAULT_CONFIG_NAME = "config.toml"
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -280,15 +281,15 @@ def _check_semantics(config: Config, path: Path | None) -> None:
 
 
 def check_timezone(name: str, path: Path | None = None, where: str = "timezone") -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    zone = iana_zone(name)
+    if zone is None:
         raise ConfigError(
             path,
             where,
-            f"unknown time zone {name!r}",
+            f"unknown time zone {name[:MAX_ZONE_NAME]!r}",
             hint="use an IANA name such as America/Mexico_City",
-        ) from exc
+        )
+    return zone
 
 
 def resolve_paths(config: Config, base: Path) -> Config:

@@ -23,40 +23,40 @@ RELEVANT, NOT_RELEVANT = "relevant", "not_relevant"
 CODES = {"r": RELEVANT, "n": NOT_RELEVANT}
 LABELS = {RELEVANT: "👍 relevant", NOT_RELEVANT: "👎 not relevant"}
 CHOSEN = "✅ "
-DATA_RE = re.compile(r"^vote:([rn]):(\d{1,12})$")
+DATA_RE = re.compile(r"^vote:([rn]):(\d{1,12}-[\w-]{1,16})$")
 EXPIRED = "This button has expired: the story is no longer stored. Votes work on recent messages."
 
 
-def vote_data(vote: str, token: int) -> str:
+def vote_data(vote: str, token: str) -> str:
     code = next(c for c, v in CODES.items() if v == vote)
     return f"vote:{code}:{token}"
 
 
-def parse_vote(data: str) -> tuple[str, int] | None:
-    """`vote:r:17` -> ("relevant", 17); None for anything else."""
+def parse_vote(data: str) -> tuple[str, str] | None:
+    """`vote:r:17-Xb3…` -> ("relevant", "17-Xb3…"); None for anything else."""
     found = DATA_RE.match(data or "")
-    return (CODES[found.group(1)], int(found.group(2))) if found else None
+    return (CODES[found.group(1)], found.group(2)) if found else None
 
 
-def vote_row(token: int, label: str = "") -> list[dict]:
+def vote_row(token: str, label: str = "") -> list[dict]:
     return [
         {"text": f"{label}{LABELS[vote]}", "callback_data": vote_data(vote, token)}
         for vote in (RELEVANT, NOT_RELEVANT)
     ]
 
 
-def alert_keyboard(token: int) -> dict:
+def alert_keyboard(token: str) -> dict:
     return {"inline_keyboard": [vote_row(token)]}
 
 
-def digest_keyboard(entries: list[tuple[int, int]]) -> dict | None:
+def digest_keyboard(entries: list[tuple[int, str]]) -> dict | None:
     """One row per entry of the message: (entry number, token)."""
     if not entries:
         return None
     return {"inline_keyboard": [vote_row(token, f"{number}. ") for number, token in entries]}
 
 
-def mark_choice(markup: dict, token: int, vote: str) -> dict:
+def mark_choice(markup: dict, token: str, vote: str) -> dict:
     """The keyboard with ✅ on the chosen button of the token's row (and off its twin)."""
     chosen = vote_data(vote, token)
     rows = []
@@ -90,7 +90,9 @@ def digest_payloads(store: Store, digest: Digest, chat_id: str, now: datetime) -
     parts = render_telegram_parts(digest)
     payloads = []
     for index, part in enumerate(parts, start=1):
-        tokens = [(number, store.add_vote_target(hits, now)) for number, hits in part.entries]
+        tokens = [
+            (number, store.add_vote_target(hits, chat_id, now)) for number, hits in part.entries
+        ]
         payload = {"text": part.text, "date": digest.date, "part": index, "parts": len(parts)}
         keyboard = digest_keyboard(tokens)
         if keyboard:

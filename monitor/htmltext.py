@@ -78,5 +78,19 @@ def html_to_text(markup: str) -> str:
     return fold_space("".join(collector.parts))
 
 
+# Characters that are never text: C0 and C1 controls (NUL among them) and the bidi
+# embeddings, overrides and isolates. A title with U+202E (right-to-left override)
+# displays reversed and can disguise a link; NUL breaks terminals and some clients.
+# Line breaks and tabs become spaces; marks such as U+200E/U+200F stay (real RTL text).
+_NOT_TEXT = {
+    **dict.fromkeys([*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]),
+    **dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)]),
+    **dict.fromkeys(map(ord, "\t\n\r\f\v\x1c\x1d\x1e\x1f\x85"), " "),
+}
+
+
 def fold_space(text: str) -> str:
+    """One line of text: whitespace runs folded to one space, control characters gone."""
+    if not text.isprintable():  # fast path: most text has no control character at all
+        text = text.translate(_NOT_TEXT)
     return " ".join(text.split())

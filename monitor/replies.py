@@ -245,8 +245,13 @@ def unknown_command_text(command: str) -> str:
     return f"I don't know {e(command)}. /help lists what I can do."
 
 
+def cut(text: str, limit: int) -> str:
+    """`text` within `limit` characters, with "…" where it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _link(url: str, title: str) -> str:
-    title = title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1] + "…"
+    title = cut(title, TITLE_MAX)
     return f'<a href="{e(url, quote=True)}">{e(title)}</a>'
 
 

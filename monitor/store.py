@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import sqlite3
 import threading
 import time
@@ -217,6 +218,18 @@ def m006_no_insert_trigger(db: sqlite_utils.Database) -> None:
         END""")
 
 
+@migrations()
+def m007_vote_tokens_per_chat(db: sqlite_utils.Database) -> None:
+    """Vote buttons bound to the chat they were sent to, with an unguessable secret.
+
+    m003's tokens were the row id alone: sequential and valid from any chat, so a chat
+    subscribed to nothing could vote on another chat's hits and move `monitor stats`.
+    Tokens made before this have no secret, and their buttons report "expired".
+    """
+    db.execute("ALTER TABLE vote_targets ADD COLUMN chat_id TEXT")
+    db.execute("ALTER TABLE vote_targets ADD COLUMN secret TEXT")
+
+
 SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"  # around matched words in search snippets
 FTS_MAX_WORDS = 8
 
@@ -228,6 +241,31 @@ def fts_query(words: str) -> str | None:
     return " ".join(terms[:FTS_MAX_WORDS]) or None
 
 
+def store_error(path: str, exc: sqlite3.Error) -> StoreError:
+    """A sqlite3 error as the one line (and hint) an operator can act on."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        hint = "another process holds a write lock on it; try again in a moment"
+    elif isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
+        hint = "the file may be damaged or not this program's database: restore a backup"
+    else:
+        hint = ""
+    return StoreError(f"database error ({path}): {text}", hint=hint)
+
+
+class _Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose statements raise `StoreError`, never sqlite3's own
+    errors: "database is locked" is then one line from the CLI, not a traceback."""
+
+    conn_path = ""  # for the messages
+
+    def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise store_error(self.conn_path, exc) from exc
+
+
 class Store:
     """The database, opened and migrated. Methods are named for their intent."""
 
@@ -237,14 +275,15 @@ class Store:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            self.db = sqlite_utils.Database(conn)
+            self.db = _Database(conn)
+            self.db.conn_path = self.path
             self._writing = threading.RLock()  # see transaction()
             self._prepare()
             self._titles: TitleIndex | None = None  # recent titles, loaded on first use
             self._titles_rowid = 0
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, StoreError) as exc:
             raise StoreError(
-                f"cannot open database {self.path}: {exc}",
+                f"cannot open database {self.path}: {getattr(exc, '__cause__', None) or exc}",
                 hint="check [storage] path and that its folder is writable",
             ) from exc
 
@@ -262,7 +301,7 @@ class Store:
                 self.db.execute("PRAGMA wal_autocheckpoint=16384")
                 migrations.apply(self.db)
                 return
-            except sqlite3.OperationalError as exc:
+            except StoreError as exc:
                 if "locked" not in str(exc) or attempt == attempts - 1:
                     raise
                 time.sleep(0.1 * (attempt + 1))
@@ -288,7 +327,7 @@ class Store:
             except BaseException as exc:
                 self._titles = None  # it may hold titles that were rolled back: reload
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"database write failed ({self.path}): {exc}") from exc
+                    raise store_error(self.path, exc) from exc
                 raise
 
     def _rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
@@ -732,6 +771,9 @@ class Store:
                 "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND status = 'pending'",
                 (new_id, old_id),
             )
+            self.db.execute(  # the buttons of messages sent before still vote, as the new id
+                "UPDATE vote_targets SET chat_id = ? WHERE chat_id = ?", (new_id, old_id)
+            )
 
     def outbox_due_chats(self, now: datetime) -> list[str]:
         """Chats with a pending message that is due, oldest waiting first."""
@@ -882,20 +924,33 @@ class Store:
                 ids.append(int(found))
         return ids
 
-    def add_vote_target(self, hit_ids: Sequence[int], now: datetime) -> int:
-        """A short token for a button that votes on these hits."""
-        cursor = self.db.execute(
-            "INSERT INTO vote_targets (hit_ids, created_at) VALUES (?, ?)",
-            (json.dumps(list(hit_ids)), iso(now)),
-        )
-        return int(cursor.lastrowid or 0)
+    def add_vote_target(self, hit_ids: Sequence[int], chat_id: str, now: datetime) -> str:
+        """A short token (`<id>-<secret>`) for a button in `chat_id` that votes on these hits.
 
-    def record_vote(self, token: int, chat_id: str, vote: str, now: datetime) -> int:
+        The id finds the row; the random secret (64 bits) makes a token unguessable, and
+        the token votes only from the chat it was sent to."""
+        secret = secrets.token_urlsafe(8)
+        cursor = self.db.execute(
+            "INSERT INTO vote_targets (hit_ids, created_at, chat_id, secret) VALUES (?, ?, ?, ?)",
+            (json.dumps(list(hit_ids)), iso(now), chat_id, secret),
+        )
+        return f"{cursor.lastrowid}-{secret}"
+
+    def record_vote(self, token: str, chat_id: str, vote: str, now: datetime) -> int:
         """Store a chat's vote on the hits behind a button; a second vote replaces the first.
-        Returns how many hits it applied to: 0 for an unknown token or hits since removed."""
-        raw = self._value("SELECT hit_ids FROM vote_targets WHERE id = ?", (token,))
-        if raw is None:
+        Returns how many hits it applied to: 0 for an unknown, forged or foreign token, or
+        for hits since removed."""
+        row_id, _, secret = token.partition("-")
+        if not row_id.isdigit() or not secret:
             return 0
+        rows = self._rows(
+            "SELECT hit_ids, chat_id, secret FROM vote_targets WHERE id = ?", (int(row_id),)
+        )
+        if not rows or rows[0]["chat_id"] != chat_id or rows[0]["secret"] is None:
+            return 0
+        if not secrets.compare_digest(rows[0]["secret"], secret):
+            return 0
+        raw = rows[0]["hit_ids"]
         with self.transaction():
             cursor = self.db.execute(
                 """INSERT INTO votes (hit_id, chat_id, vote, voted_at)

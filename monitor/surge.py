@@ -56,7 +56,7 @@ def queue_surges(
                 continue  # the instant alert already brought this story
             payload = surge_payload(chosen, outlets, topic_titles, ZoneInfo(zone), chat_id)
             if chat_id != CONSOLE_CHAT:
-                token = store.add_vote_target([r["hit_id"] for r in chosen], now)
+                token = store.add_vote_target([r["hit_id"] for r in chosen], chat_id, now)
                 payload["reply_markup"] = alert_keyboard(token)
             queued += store.enqueue(chat_id, "surge", key, payload, now)
     return queued

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from zoneinfo import ZoneInfo, available_timezones
+
+# Names ZoneInfo loads that are not places: the machine's own zone, tzdata's "Factory"
+# placeholder, and the "right/" (leap-second) and "posix/" copies of the database.
+_NOT_PLACES = {"localtime", "Factory", "posixrules"}
+MAX_ZONE_NAME = 64  # the longest IANA name is about 30 characters
 
 
 def utcnow() -> datetime:
@@ -23,3 +31,27 @@ def parse_iso(text: str | None) -> datetime | None:
         return None
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@cache
+def _iana_names() -> frozenset[str]:
+    try:  # the tzdata package (a dependency) lists exactly the IANA names
+        names = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    except (ModuleNotFoundError, OSError):
+        names = list(available_timezones())
+    return frozenset(
+        n for n in names if n not in _NOT_PLACES and not n.startswith(("right/", "posix/"))
+    )
+
+
+def iana_zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone called `name` (America/Mexico_City, UTC), or None.
+
+    ZoneInfo alone accepts any file under the zone folder ("localtime", "Factory",
+    "right/UTC") and raises OSError for a name too long for a file name."""
+    if len(name) > MAX_ZONE_NAME or name not in _iana_names():
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError):
+        return None

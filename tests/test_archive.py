@@ -44,7 +44,7 @@ def test_today_refreshed_on_change_yesterday_finished_older_days_kept(store, tmp
     assert refresh(store, tmp_path, day1 + timedelta(hours=5, minutes=1)) == ["2026-11-20.html"]
     day2 = day1 + timedelta(days=1)
     add_story(store, "b1", day2)
-    store.record_vote(store.add_vote_target([hit], day2), "42", "not_relevant", day2)
+    store.record_vote(store.add_vote_target([hit], "42", day2), "42", "not_relevant", day2)
     written = refresh(store, tmp_path, day2 + timedelta(minutes=1))
     assert written == ["2026-11-20.html", "2026-11-21.html"]  # yesterday picks up the vote
     yesterday = (tmp_path / "2026-11-20.html").read_text(encoding="utf-8")
@@ -125,8 +125,8 @@ def test_monitor_stats_shows_the_noisy_term(tmp_path, sample_watchlists, capsys)
     quiet = add_story(store, "q", now, topic="dea-immunity")
     for index, hit in enumerate(hits):
         vote = "not_relevant" if index < 3 else "relevant"
-        store.record_vote(store.add_vote_target([hit], now), "42", vote, now)
-    store.record_vote(store.add_vote_target([quiet], now), "42", "relevant", now)
+        store.record_vote(store.add_vote_target([hit], "42", now), "42", vote, now)
+    store.record_vote(store.add_vote_target([quiet], "42", now), "42", "relevant", now)
     store.close()
     assert main(["stats", "--config", str(config), "--days", "7"]) == 0
     text = capsys.readouterr().out

@@ -241,10 +241,10 @@ def test_page_has_every_entry_escapes_every_field_and_shows_votes(store, clock):
     )
     rows = fill(store, clock, STORIES)
     [nasty_hit] = [r["hit_id"] for r in rows if r["article_id"] == "n1"]
-    token = store.add_vote_target([nasty_hit], clock.now)
-    store.record_vote(token, "1", "relevant", clock.now)
-    store.record_vote(token, "2", "not_relevant", clock.now)
-    store.record_vote(token, "2", "relevant", clock.now)  # a changed mind counts once
+    first, second = (store.add_vote_target([nasty_hit], chat, clock.now) for chat in "12")
+    store.record_vote(first, "1", "relevant", clock.now)
+    store.record_vote(second, "2", "not_relevant", clock.now)
+    store.record_vote(second, "2", "relevant", clock.now)  # a changed mind counts once
     rows = store.hits_between(clock.now - timedelta(days=1), clock.now + timedelta(days=1))
     digest = build_digest(rows, "2026-11-20", TZ, TITLES)
     page = render_html_page(digest)

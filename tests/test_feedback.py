@@ -66,7 +66,7 @@ def test_alert_buttons_store_change_and_tick_the_vote(telegram_config, clock, fa
             after_down = rt.store.votes(str(CHAT)), keyboard(fake, CHAT, mid)
             said_up = await vote(fake, CHAT, up, mid)
             after_up = rt.store.votes(str(CHAT)), keyboard(fake, CHAT, mid)
-            stale = await vote(fake, CHAT, "vote:r:999999", mid)
+            stale = await vote(fake, CHAT, "vote:r:999999-AAAAAAAAAAA", mid)
             return said_down, after_down, said_up, after_up, stale
 
     said_down, (votes, keys), said_up, (votes_up, keys_up), stale = asyncio.run(scenario())
@@ -115,7 +115,7 @@ def test_a_vote_from_a_chat_not_allowed_is_declined(telegram_config, clock, fake
         telegram=TelegramConfig(base_url=fake.base_url, allowed_chats=(CHAT,)),
     )
     rt = make_runtime(config, clock, fake)
-    token = rt.store.add_vote_target([1], clock.now)
+    token = rt.store.add_vote_target([1], str(OTHER), clock.now)
 
     async def scenario():
         async with running_bot(rt, fake):
@@ -129,12 +129,14 @@ def test_a_vote_from_a_chat_not_allowed_is_declined(telegram_config, clock, fake
 @pytest.mark.parametrize(
     "data, expected",
     [
-        ("vote:r:17", ("relevant", 17)),
-        ("vote:n:3", ("not_relevant", 3)),
+        ("vote:r:17-Xb3_k-9aQ0c", ("relevant", "17-Xb3_k-9aQ0c")),
+        ("vote:n:3-abc", ("not_relevant", "3-abc")),
+        ("vote:r:17", None),  # m003's bare numbers: forgeable, no longer accepted
         ("vote:x:3", None),
         ("vote:r:", None),
         ("sub:sample", None),
-        ("vote:r:1" + "0" * 20, None),
+        ("vote:r:1" + "0" * 20 + "-abc", None),
+        ("vote:r:1-" + "a" * 17, None),
     ],
 )
 def test_callback_data_is_parsed_strictly(data, expected):
@@ -144,13 +146,13 @@ def test_callback_data_is_parsed_strictly(data, expected):
 def test_mark_choice_touches_only_the_pressed_row():
     markup = {
         "inline_keyboard": [
-            [{"text": "1. 👍 relevant", "callback_data": "vote:r:5"}],
+            [{"text": "1. 👍 relevant", "callback_data": "vote:r:5-a"}],
             [
-                {"text": "2. 👍 relevant", "callback_data": "vote:r:6"},
-                {"text": "✅ 2. 👎 not relevant", "callback_data": "vote:n:6"},
+                {"text": "2. 👍 relevant", "callback_data": "vote:r:6-b"},
+                {"text": "✅ 2. 👎 not relevant", "callback_data": "vote:n:6-b"},
             ],
         ]
     }
-    marked = mark_choice(markup, 6, "relevant")
+    marked = mark_choice(markup, "6-b", "relevant")
     texts = [[b["text"] for b in row] for row in marked["inline_keyboard"]]
     assert texts == [["1. 👍 relevant"], ["✅ 2. 👍 relevant", "2. 👎 not relevant"]]

@@ -86,8 +86,8 @@ def test_housekeeping_prunes_unmatched_old_articles_and_keeps_hits(store, clock)
     store.enqueue("console", "alert", "alert:console:a7", {"x": 1}, old)
     store.mark_sent(store.pending_outbox(old)[0].id, old)
     store.enqueue("console", "alert", "alert:console:a8", {"x": 1}, old)  # still pending: kept
-    old_token = store.add_vote_target([1], old)
-    new_token = store.add_vote_target([1], clock.now)
+    old_token = store.add_vote_target([1], "c", old)
+    new_token = store.add_vote_target([1], "c", clock.now)
     report = asyncio.run(run_housekeeping(store, keep_days=90, now=clock.now))
     assert store.record_vote(old_token, "c", "relevant", clock.now) == 0  # expired
     assert store.record_vote(new_token, "c", "relevant", clock.now) == 1
