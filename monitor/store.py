@@ -18,6 +18,7 @@ import secrets
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -230,6 +231,33 @@ def m007_vote_tokens_per_chat(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE vote_targets ADD COLUMN secret TEXT")
 
 
+@migrations()
+def m008_hit_ids_never_reused(db: sqlite_utils.Database) -> None:
+    """Hit ids that are never reused (AUTOINCREMENT): a digest window ends at a hit id.
+
+    Without it, a hit stored and rolled back left its id free for the next hit, which
+    a digest that had already moved past that id would skip. The table is rebuilt
+    (SQLite cannot add AUTOINCREMENT in place); the ids stay as they were, so votes
+    and `digests.last_hit_id` still point at the same hits.
+    """
+    db.execute("""
+        CREATE TABLE hits_new (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL,
+            watchlist TEXT NOT NULL, topic TEXT NOT NULL, term TEXT NOT NULL,
+            score REAL NOT NULL, snippet TEXT NOT NULL, field TEXT,
+            priority TEXT NOT NULL DEFAULT 'normal', created_at TEXT NOT NULL,
+            UNIQUE (article_id, watchlist, topic)
+        )""")
+    db.execute("""
+        INSERT INTO hits_new (id, article_id, watchlist, topic, term, score, snippet, field,
+                              priority, created_at)
+        SELECT id, article_id, watchlist, topic, term, score, snippet, field, priority,
+               created_at FROM hits""")
+    db.execute("DROP TABLE hits")
+    db.execute("ALTER TABLE hits_new RENAME TO hits")
+    db.execute("CREATE INDEX hits_created_at ON hits (created_at)")
+
+
 SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"  # around matched words in search snippets
 FTS_MAX_WORDS = 8
 
@@ -267,25 +295,62 @@ class _Database(sqlite_utils.Database):
 
 
 class Store:
-    """The database, opened and migrated. Methods are named for their intent."""
+    """The database, opened and migrated. Methods are named for their intent.
 
-    def __init__(self, path: Path | str) -> None:
+    One connection per thread, as lemon24/reader does: the writer thread's open
+    transaction is invisible to the bot's and the scheduler's threads, which read
+    only what is committed (WAL readers never wait for the writer), so nothing
+    sent or digested can be rolled back afterwards. A connection lives as long as
+    its thread; `close` closes those still open.
+    """
+
+    def __init__(self, path: Path | str, busy_timeout: float = 30) -> None:
         self.path = str(path)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: weakref.WeakSet[_Database] = weakref.WeakSet()
+        self._connections_lock = threading.Lock()
+        # ":memory:" would be one database per connection: name one shared in-memory one
+        self._target = (
+            f"file:news-monitor-{id(self)}?mode=memory&cache=shared"
+            if self.path == ":memory:"
+            else self.path
+        )
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            self.db = _Database(conn)
-            self.db.conn_path = self.path
-            self._writing = threading.RLock()  # see transaction()
             self._prepare()
             self._titles: TitleIndex | None = None  # recent titles, loaded on first use
             self._titles_rowid = 0
         except (sqlite3.Error, OSError, StoreError) as exc:
+            self.close()
             raise StoreError(
                 f"cannot open database {self.path}: {getattr(exc, '__cause__', None) or exc}",
                 hint="check [storage] path and that its folder is writable",
             ) from exc
+
+    @property
+    def db(self) -> _Database:
+        """This thread's connection, opened on first use."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+        return db
+
+    def _connect(self) -> _Database:
+        conn = sqlite3.connect(
+            self._target,
+            timeout=self.busy_timeout,
+            check_same_thread=False,  # only so that `close` may close it from another thread
+            uri=self.path == ":memory:",
+        )
+        db = _Database(conn)
+        db.conn_path = self.path
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        with self._connections_lock:
+            self._connections.add(db)
+        return db
 
     def _prepare(self, attempts: int = 20) -> None:
         """WAL mode and migrations. Two processes opening a new database at once (the
@@ -293,10 +358,8 @@ class Store:
         which the busy timeout does not cover, so that step is retried briefly."""
         for attempt in range(attempts):
             try:
-                self.db.execute("PRAGMA busy_timeout=30000")
                 if self.path != ":memory:":
                     self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")
                 # checkpoint every 64 MB of WAL, not 4 MB: big cycles write in bursts
                 self.db.execute("PRAGMA wal_autocheckpoint=16384")
                 migrations.apply(self.db)
@@ -307,28 +370,39 @@ class Store:
                 time.sleep(0.1 * (attempt + 1))
 
     def close(self) -> None:
-        self.db.close()
+        with self._connections_lock:
+            connections = list(self._connections)
+            self._connections.clear()
+        for db in connections:
+            db.close()
+        self._local = threading.local()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Everything inside commits together or not at all.
+        """Everything inside commits together or not at all; nested calls are savepoints.
 
-        One thread at a time: during a cycle the writer thread stores feeds while the
-        bot, on the event loop, may write too (a vote, a subscription) through the
-        same connection. Without the lock that write would join the feeds' open
-        transaction, and be lost if it rolled back; now it waits for the commit
-        (a batch of feeds takes a fraction of a second). Nested calls on one
-        thread are savepoints, as before.
+        The outermost one begins IMMEDIATE: it takes SQLite's write lock at once (waiting
+        up to the busy timeout for another writer), so a transaction that read first can
+        never fail to upgrade to a write halfway through.
         """
-        with self._writing:
-            try:
-                with self.db.atomic():
+        db = self.db
+        try:
+            if db.conn.in_transaction:
+                with db.atomic():  # a savepoint
                     yield
-            except BaseException as exc:
-                self._titles = None  # it may hold titles that were rolled back: reload
-                if isinstance(exc, sqlite3.Error):
-                    raise store_error(self.path, exc) from exc
+                return
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                db.conn.execute("COMMIT")
+            except BaseException:
+                db.conn.rollback()  # a no-op when COMMIT itself ended the transaction
                 raise
+        except BaseException as exc:
+            self._titles = None  # it may hold titles that were rolled back: reload
+            if isinstance(exc, sqlite3.Error):
+                raise store_error(self.path, exc) from exc
+            raise
 
     def _rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
         cursor = self.db.execute(sql, params)
