@@ -13,8 +13,12 @@ traceback goes to the log).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from telegram import (
     BotCommand,
@@ -30,6 +34,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -41,7 +46,7 @@ from telegram.ext import (
 from . import chats, feedback, replies
 from .deliver.ratelimit import SendGate
 from .deliver.telegram import GateRateLimiter
-from .errors import UserError
+from .errors import DatabaseBusy, UserError
 from .status import collect_status
 from .worker import Runtime, deliver
 
@@ -52,6 +57,12 @@ Handler = Callable[[Update, Context, Runtime, list[str]], Awaitable[None]]
 MESSAGES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST  # not edits
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+T = TypeVar("T")
+MAX_CONCURRENT_UPDATES = 256
+CHAT_BACKLOG = 4  # updates of one chat waiting their turn; more are dropped (a flood)
+NOT_ALLOWED_EVERY_SECONDS = 3600  # "not allowed" at most once an hour per unlisted chat
+BUSY_NOTICE_SECONDS = 3.0
+BUSY_ATTEMPTS = 3
 CALLBACK_ANSWER_CHARS = 200  # Telegram's limit for answerCallbackQuery text
 
 
@@ -62,9 +73,11 @@ def build_application(rt: Runtime, token: str, gate: SendGate) -> Application:
         .base_url(rt.config.telegram.base_url)
         .rate_limiter(GateRateLimiter(gate))
         .job_queue(None)  # the worker's scheduler does the scheduling
+        .concurrent_updates(ChatQueues())
         .build()
     )
     app.bot_data["rt"] = rt
+    app.bot_data["told"] = {}  # unlisted chat id -> when it was last told it is not allowed
     app.add_handler(TypeHandler(Update, guard), group=-1)
     for name, handler in COMMAND_HANDLERS.items():
         app.add_handler(CommandHandler(name, command(name, handler), filters=MESSAGES))
@@ -89,8 +102,19 @@ async def start_bot(app: Application, poll_timeout: float = 30) -> None:
 
 
 async def stop_bot(app: Application) -> None:
+    """Stop at once, whatever the backlog: updates not started yet are dropped (logged), the
+    ones in flight finish. Answering a flood of 500 queued commands first took 200 s."""
+    if isinstance(app.update_processor, ChatQueues):
+        app.update_processor.stopping = True
     if app.updater and app.updater.running:
         await app.updater.stop()
+    dropped = 0
+    while not app.update_queue.empty():
+        app.update_queue.get_nowait()
+        app.update_queue.task_done()
+        dropped += 1
+    if dropped:
+        log.warning("stopping: %d queued updates not answered", dropped)
     if app.running:
         await app.stop()
     await app.shutdown()
@@ -115,11 +139,15 @@ async def guard(update: Update, context: Context) -> None:
     chat, user = update.effective_chat, update.effective_user
     if chat is None or chats.is_allowed(_rt(context).config, chat.id, user and user.id):
         return
-    log.info("update from a chat not allowed chat=%s", chat.id)
-    if update.callback_query:
-        await answer(update.callback_query, "This chat is not allowed to use this bot.")
-    elif _is_command(update) or chat.type == "private":
-        await reply(update, replies.not_allowed_text(chat.id))
+    told: dict[int, float] = context.bot_data["told"]
+    now = time.monotonic()
+    if now - told.get(chat.id, -NOT_ALLOWED_EVERY_SECONDS) >= NOT_ALLOWED_EVERY_SECONDS:
+        told[chat.id] = now  # a flood from an unlisted chat costs no sends after the first
+        log.info("update from a chat not allowed chat=%s", chat.id)
+        if update.callback_query:
+            await answer(update.callback_query, "This chat is not allowed to use this bot.")
+        elif _is_command(update) or chat.type == "private":
+            await reply(update, replies.not_allowed_text(chat.id))
     raise ApplicationHandlerStop
 
 
@@ -135,6 +163,68 @@ def command(name: str, handler: Handler) -> Callable[[Update, Context], Awaitabl
 
     run.__name__ = f"on_{name}"
     return run
+
+
+class ChatQueues(BaseUpdateProcessor):
+    """Updates of different chats at once, each chat's in order, none started after stop.
+
+    One chat's flood holds at most CHAT_BACKLOG of the slots; its further updates are
+    dropped, so every other chat is still answered (500 commands from one chat once left
+    another without an answer for 150 s)."""
+
+    def __init__(self, max_updates: int = MAX_CONCURRENT_UPDATES, backlog: int = CHAT_BACKLOG):
+        super().__init__(max_updates)
+        self.backlog = backlog
+        self.stopping = False
+        self._turns: dict[int | None, asyncio.Lock] = {}
+        self._waiting: Counter[int | None] = Counter()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = (
+            update.effective_chat.id
+            if isinstance(update, Update) and update.effective_chat
+            else None
+        )
+        if self.stopping or self._waiting[chat] >= self.backlog:
+            coroutine.close()  # type: ignore[attr-defined]  # a coroutine, never awaited
+            log.warning("update dropped chat=%s stopping=%s", chat, self.stopping)
+            return
+        self._waiting[chat] += 1
+        try:
+            async with self._turns.setdefault(chat, asyncio.Lock()):
+                if self.stopping:
+                    coroutine.close()  # type: ignore[attr-defined]
+                    return
+                await coroutine
+        finally:
+            self._waiting[chat] -= 1
+            if not self._waiting[chat]:
+                del self._waiting[chat]
+                self._turns.pop(chat, None)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to free."""
+
+
+async def off_loop(update: Update, work: Callable[[], T]) -> T:
+    """Run `work` (database work) in a thread, never on the event loop, so a write lock held
+    by another process never freezes the bot for other chats. If it takes a while the chat
+    is told so; a busy database is retried, then reported as "try again"."""
+    told = False
+    for attempt in range(1, BUSY_ATTEMPTS + 1):
+        task = asyncio.ensure_future(asyncio.to_thread(work))
+        while not (await asyncio.wait({task}, timeout=BUSY_NOTICE_SECONDS))[0]:
+            if not told:
+                told = True
+                await reply(update, replies.BUSY_TEXT)
+        try:
+            return task.result()
+        except DatabaseBusy:
+            log.warning("database busy chat=%s attempt=%d", _chat_id(update), attempt)
+    raise UserError(replies.STILL_BUSY_TEXT)
 
 
 async def reply(
@@ -189,8 +279,10 @@ def _buttons(
 # -- commands: parse -> act -> reply ------------------------------------------------------
 async def on_start(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
     """What the bot does, how to subscribe; a chat that blocked us and came back resumes."""
-    resumed = chats.resume(rt, _chat_id(update))
-    settings = chats.chat_settings(rt, _chat_id(update))
+    chat_id = _chat_id(update)
+    resumed, settings = await off_loop(
+        update, lambda: (chats.resume(rt, chat_id), chats.chat_settings(rt, chat_id))
+    )
     markup = _buttons("sub", [w.id for w in rt.library.watchlists])
     await reply(update, replies.welcome_text(settings, resumed), markup)
 
@@ -214,15 +306,23 @@ async def on_subscribe(update: Update, context: Context, rt: Runtime, args: list
             markup,
         )
         return
-    sub = chats.subscribe(rt, _chat_id(update), args[0], args[1:], rt.clock())
-    settings = chats.chat_settings(rt, _chat_id(update))
-    await reply(update, replies.subscribed_text(sub.watchlist, sub.topics, settings))
+    chat_id = _chat_id(update)
+
+    def act() -> str:
+        sub = chats.subscribe(rt, chat_id, args[0], args[1:], rt.clock())
+        settings = chats.chat_settings(rt, chat_id)
+        return replies.subscribed_text(sub.watchlist, sub.topics, settings)
+
+    await reply(update, await off_loop(update, act))
 
 
 async def on_unsubscribe(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
     """/unsubscribe <watchlist>|all; with no argument, a button per subscription."""
     if not args:
-        mine = [s.watchlist for s in rt.store.subscriptions(_chat_id(update))]
+        chat_id = _chat_id(update)
+        mine = [
+            s.watchlist for s in await off_loop(update, lambda: rt.store.subscriptions(chat_id))
+        ]
         if not mine:
             raise UserError("You follow nothing yet.")
         markup = _buttons("unsub", mine, extra=[("All of them", "all")])
@@ -230,17 +330,21 @@ async def on_unsubscribe(update: Update, context: Context, rt: Runtime, args: li
         return
     if len(args) > 1:
         raise UserError("One watchlist at a time, or all.")
-    await reply(update, replies.unsubscribed_text(chats.unsubscribe(rt, _chat_id(update), args[0])))
+    chat_id = _chat_id(update)
+    dropped = await off_loop(update, lambda: chats.unsubscribe(rt, chat_id, args[0]))
+    await reply(update, replies.unsubscribed_text(dropped))
 
 
 async def on_mysubs(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
-    settings = chats.chat_settings(rt, _chat_id(update))
+    chat_id = _chat_id(update)
+    settings = await off_loop(update, lambda: chats.chat_settings(rt, chat_id))
     await reply(update, replies.mysubs_text(settings, rt.clock()))
 
 
 async def on_digest(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
     """Today's digest so far, through the outbox like every digest."""
-    queued = chats.queue_digest_now(rt, _chat_id(update), rt.clock(), str(update.update_id))
+    chat_id, key = _chat_id(update), str(update.update_id)
+    queued = await off_loop(update, lambda: chats.queue_digest_now(rt, chat_id, rt.clock(), key))
     if not queued:
         await reply(update, "Nothing yet today for what you follow. /recent shows earlier hits.")
         return
@@ -249,33 +353,41 @@ async def on_digest(update: Update, context: Context, rt: Runtime, args: list[st
 
 async def on_digesttime(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
     """/digesttime HH:MM [Area/City]; with no argument, the current setting."""
+    chat_id = _chat_id(update)
     if not args:
-        settings = chats.chat_settings(rt, _chat_id(update))
+        settings = await off_loop(update, lambda: chats.chat_settings(rt, chat_id))
         await reply(
             update,
             replies.digest_time_text(settings, rt.clock()) + "\n" + replies.usage("digesttime"),
         )
         return
-    settings = chats.set_digest_time(rt, _chat_id(update), args, rt.clock())
+    settings = await off_loop(update, lambda: chats.set_digest_time(rt, chat_id, args, rt.clock()))
     await reply(update, replies.digest_time_text(settings, rt.clock()))
 
 
 async def on_mute(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
     if len(args) != 1:
         raise UserError("Say for how many hours.")
-    until = chats.mute(rt, _chat_id(update), args[0], rt.clock())
-    settings = chats.chat_settings(rt, _chat_id(update))
+    chat_id = _chat_id(update)
+    until, settings = await off_loop(
+        update,
+        lambda: (chats.mute(rt, chat_id, args[0], rt.clock()), chats.chat_settings(rt, chat_id)),
+    )
     await reply(update, replies.muted_text(until, settings))
 
 
 async def on_unmute(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
-    await reply(update, replies.unmuted_text(chats.unmute(rt, _chat_id(update), rt.clock())))
+    chat_id = _chat_id(update)
+    was_muted = await off_loop(update, lambda: chats.unmute(rt, chat_id, rt.clock()))
+    await reply(update, replies.unmuted_text(was_muted))
 
 
 async def on_recent(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
     count = chats.parse_count(args, chats.DEFAULT_RECENT, chats.MAX_RECENT)
-    rows = rt.store.recent_hits(_chat_id(update), count)
-    settings = chats.chat_settings(rt, _chat_id(update))
+    chat_id = _chat_id(update)
+    rows, settings = await off_loop(
+        update, lambda: (rt.store.recent_hits(chat_id, count), chats.chat_settings(rt, chat_id))
+    )
     await reply(update, replies.recent_texts(rows, settings))
 
 
@@ -283,8 +395,14 @@ async def on_search(update: Update, context: Context, rt: Runtime, args: list[st
     if not args:
         raise UserError("Search for what?")
     query = " ".join(args)
-    rows = rt.store.search_articles(query, chats.SEARCH_RESULTS)
-    settings = chats.chat_settings(rt, _chat_id(update))
+    chat_id = _chat_id(update)
+    rows, settings = await off_loop(
+        update,
+        lambda: (
+            rt.store.search_articles(query, chats.SEARCH_RESULTS),
+            chats.chat_settings(rt, chat_id),
+        ),
+    )
     await reply(update, replies.search_texts(query, rows, settings))
 
 
@@ -293,7 +411,8 @@ async def on_status(update: Update, context: Context, rt: Runtime, args: list[st
     if not chats.is_admin(rt.config, _user_id(update)):
         await reply(update, replies.admin_only_text(_user_id(update)))
         return
-    await reply(update, replies.status_text(collect_status(rt.store, rt.config, rt.clock())))
+    status = await off_loop(update, lambda: collect_status(rt.store, rt.config, rt.clock()))
+    await reply(update, replies.status_text(status))
 
 
 COMMAND_HANDLERS: dict[str, Handler] = {
@@ -319,14 +438,17 @@ async def on_button(update: Update, context: Context) -> None:
     query, rt = update.callback_query, _rt(context)
     action, _, value = query.data.partition(":")  # type: ignore[union-attr]
     chat_id = _chat_id(update)
-    try:
+
+    def act() -> str:
         if action == "sub":
             sub = chats.subscribe(rt, chat_id, value, [], rt.clock())
-            text = replies.subscribed_text(
+            return replies.subscribed_text(
                 sub.watchlist, sub.topics, chats.chat_settings(rt, chat_id)
             )
-        else:
-            text = replies.unsubscribed_text(chats.unsubscribe(rt, chat_id, value))
+        return replies.unsubscribed_text(chats.unsubscribe(rt, chat_id, value))
+
+    try:
+        text = await off_loop(update, act)
     except UserError as exc:
         await answer(query, exc.message, alert=True)
         return
@@ -338,8 +460,11 @@ async def on_vote(update: Update, context: Context) -> None:
     """👍 / 👎 under an alert or a digest entry: store the vote, answer, tick the choice."""
     query, rt = update.callback_query, _rt(context)
     data = query.data or ""  # type: ignore[union-attr]
+    chat_id = _chat_id(update)
     try:
-        said = feedback.cast_vote(rt.store, _chat_id(update), data, rt.clock())
+        said = await off_loop(
+            update, lambda: feedback.cast_vote(rt.store, chat_id, data, rt.clock())
+        )
     except UserError as exc:
         await answer(query, exc.message, alert=True)
         return
@@ -363,7 +488,7 @@ async def on_migrate(update: Update, context: Context) -> None:
     if message is None or not message.migrate_to_chat_id:
         return
     old, new = str(message.chat.id), str(message.migrate_to_chat_id)
-    chats.migrate(rt, old, new, rt.clock())
+    await off_loop(update, lambda: chats.migrate(rt, old, new, rt.clock()))
     log.info("chat migrated chat=%s new_chat=%s", old, new)
 
 

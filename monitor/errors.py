@@ -69,6 +69,10 @@ class StoreError(MonitorError):
     """The database could not be opened or written."""
 
 
+class DatabaseBusy(StoreError):
+    """Another process held the write lock longer than the busy timeout: try again."""
+
+
 class DeliveryError(MonitorError):
     """A message could not be delivered; `permanent` ones are not retried."""
 

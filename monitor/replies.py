@@ -52,6 +52,10 @@ COMMANDS = (
 BY_NAME = {c.name: c for c in COMMANDS}
 
 
+BUSY_TEXT = "One moment: the database is busy (another program is writing to it). I will answer."
+STILL_BUSY_TEXT = "The database is still busy. Nothing was changed: please try again in a minute."
+
+
 def usage(name: str, problem: str = "") -> str:
     command = BY_NAME[name]
     lead = f"{e(problem)}\n" if problem else ""

@@ -28,7 +28,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from .errors import StoreError
+from .errors import DatabaseBusy, StoreError
 from .models import Article, Feed, Hit, OutboxMessage, Subscription
 from .timeutil import iso, parse_iso
 from .titles import SeenArticles, TitleIndex, title_key
@@ -274,7 +274,8 @@ def store_error(path: str, exc: sqlite3.Error) -> StoreError:
     text = str(exc)
     if "locked" in text or "busy" in text:
         hint = "another process holds a write lock on it; try again in a moment"
-    elif isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
+        return DatabaseBusy(f"database busy ({path}): {text}", hint=hint)
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
         hint = "the file may be damaged or not this program's database: restore a backup"
     else:
         hint = ""
