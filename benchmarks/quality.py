@@ -2,7 +2,10 @@
 
     python benchmarks/quality.py [LABELED.jsonl ...] [--watchlists PATH]
 
-Each labeled line is `{"id", "title", "summary", "labels": ["watchlist/topic", ...]}`.
+Each labeled line is `{"id", "title", "summary", "labels": ["watchlist/topic", ...]}`
+(the project's first sets) or `{"id", "lang", "title", "summary", "expect": [topic, ...]}`
+(sets written to ../shared/eval/LABELING.md: bare topic ids, and only the guide's
+topics are scored, so a shipped topic the guide does not cover is ignored).
 The articles go through the real `monitor match` command (the same code path
 the worker uses), and the script prints one markdown table per file: for each
 topic the true positives, false positives, false negatives, precision and
@@ -20,10 +23,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+INDEPENDENT = ROOT.parent / "shared" / "eval" / "independent-163.jsonl"
 DEFAULT_FILES = [
-    ROOT / "tests" / "data" / "labeled_articles.jsonl",
-    ROOT / "tests" / "data" / "heldout_articles.jsonl",
+    DATA / "labeled_articles.jsonl",
+    DATA / "heldout_articles.jsonl",
+    DATA / "blind_articles.jsonl",
+    DATA / "blind450_dev.jsonl",
+    DATA / "blind450_holdout.jsonl",
+    *([INDEPENDENT] if INDEPENDENT.is_file() else []),
 ]
+# The topics of ../shared/eval/LABELING.md, which "expect" labels use.
+GUIDE_TOPICS = frozenset(
+    [
+        "unilateral-operations",
+        "lopez-obrador",
+        "bicentennial-framework",
+        "dea-immunity",
+        "claudia-sheinbaum",
+        "mayo-zambada",
+        "merida-initiative",
+        "ken-salazar",
+        "salvador-cienfuegos",
+    ]
+)
 
 
 @dataclass(slots=True)
@@ -45,6 +68,21 @@ class TopicScore:
 
 def load_labeled(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def truth_of(item: dict) -> set[str]:
+    return set(item["expect"]) if "expect" in item else set(item["labels"])
+
+
+def as_labeled(items: list[dict], predicted: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Predictions in the items' own vocabulary: "watchlist/topic", or for `expect` sets
+    the bare topic id, limited to the guide's topics."""
+    if not items or "expect" not in items[0]:
+        return predicted
+    return {
+        key: {t.split("/", 1)[1] for t in got if t.split("/", 1)[1] in GUIDE_TOPICS}
+        for key, got in predicted.items()
+    }
 
 
 def run_match(items: list[dict], watchlists: Path) -> dict[str, set[str]]:
@@ -74,7 +112,7 @@ def evaluate(items: list[dict], predicted: dict[str, set[str]]) -> dict[str, Top
     """Scores per topic; topics come from both labels and predictions."""
     scores: dict[str, TopicScore] = {}
     for item in items:
-        truth = set(item["labels"])
+        truth = truth_of(item)
         got = predicted.get(item["id"], set())
         for topic in truth | got:
             score = scores.setdefault(topic, TopicScore())
@@ -125,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for path in args.files:
         items = load_labeled(path)
-        scores = evaluate(items, run_match(items, args.watchlists))
+        scores = evaluate(items, as_labeled(items, run_match(items, args.watchlists)))
         print(f"### {path.name} ({len(items)} articles)\n")
         print(markdown_table(scores))
         print(f"\nMisclassified:\n{misclassified(scores)}\n")

@@ -28,6 +28,7 @@ typo tolerance never turns a short word into another.
 from __future__ import annotations
 
 import math
+from bisect import bisect
 from collections.abc import Iterator, Sequence
 from itertools import repeat
 
@@ -35,11 +36,12 @@ from rapidfuzz.distance import OSA
 
 from .models import Article, Hit
 from .termcheck import MAX_WORD_LETTERS
-from .textnorm import TOKEN_RE, fold, is_acronym, is_upper_word, token_key
+from .textnorm import TOKEN_RE, fold, is_acronym, is_upper_word, sentence_ends, token_key
 from .topicrules import (
     EXCLUDE,
     GROUP,
     TERM,
+    CompiledRule,
     CompiledTopic,
     Occurrence,
     Pattern,
@@ -47,7 +49,7 @@ from .topicrules import (
     decide,
     similarity,
 )
-from .watchlists import NOISY_WORDS, Topic, Watchlist
+from .watchlists import NOISY_WORDS, SENTENCE, Topic, Watchlist
 
 __all__ = ["Matcher", "allowed_typos", "similarity"]
 
@@ -58,6 +60,8 @@ MAX_TYPOS = 2
 # grows with the cube of its length.
 CACHE_LIMIT = 400_000
 
+FIELDS = ("title", "summary", "content")
+SENTENCES_PER_FIELD = 1_000_000  # each field starts a new sentence
 _NO_CANDIDATES: dict[int, int] = {}  # shared by every token that is no term word; never mutated
 
 
@@ -108,17 +112,35 @@ class Matcher:
     # -- compiling -------------------------------------------------------------
     def _compile_topic(self, watchlist_id: str, topic: Topic) -> CompiledTopic:
         index, fuzzy = len(self.topics), topic.fuzzy
+        rules = [
+            CompiledRule(
+                groups=[
+                    self._patterns(g, index, GROUP, i, fuzzy, number)
+                    for i, g in enumerate(rule.all_of)
+                ],
+                excludes=self._patterns(rule.exclude, index, EXCLUDE, 0, 100, number),
+                window=rule.window if isinstance(rule.window, int) else None,
+                sentence=rule.window == SENTENCE,
+            )
+            for number, rule in enumerate(topic.all_rules)
+        ]
         return CompiledTopic(
             watchlist_id,
             topic,
             terms=self._patterns(topic.terms, index, TERM, 0, fuzzy),
-            groups=[self._patterns(g, index, GROUP, i, fuzzy) for i, g in enumerate(topic.all_of)],
+            rules=rules,
             # excludes are exact: a typo should not silently veto a real story
             excludes=self._patterns(topic.exclude, index, EXCLUDE, 0, 100),
         )
 
     def _patterns(
-        self, terms: Sequence[str], topic: int, role: str, group: int, fuzzy: int
+        self,
+        terms: Sequence[str],
+        topic: int,
+        role: str,
+        group: int,
+        fuzzy: int,
+        rule: int = -1,
     ) -> list[Pattern]:
         patterns = []
         for text in terms:
@@ -135,7 +157,7 @@ class Matcher:
                 max_typos.append(typos)
             letters = sum(len(self.words[w]) for w in words)
             patterns.append(
-                Pattern(text, topic, role, group, tuple(words), tuple(max_typos), letters)
+                Pattern(text, topic, role, group, tuple(words), tuple(max_typos), letters, rule)
             )
         return patterns
 
@@ -174,8 +196,8 @@ class Matcher:
 
         for index, topic in enumerate(self.topics):
             anchors = [anchor(p) for p in topic.terms]
-            if topic.groups:
-                rarest = min(topic.groups, key=lambda g: max(weight(anchor(p)) for p in g))
+            for rule in topic.rules:
+                rarest = min(rule.groups, key=lambda g: max(weight(anchor(p)) for p in g))
                 anchors += [anchor(p) for p in rarest]
             for wid in set(anchors):
                 self._triggers.setdefault(wid, []).append(index)
@@ -222,10 +244,8 @@ class Matcher:
         scanned = []  # (field, text, tokens, candidates, offset) of fields with candidates
         present: set[int] = set()
         offset = 0
-        for name, text in (
-            ("title", article.title),
-            ("summary", article.summary),
-            ("content", article.content),
+        for name, text in zip(
+            FIELDS, (article.title, article.summary, article.content), strict=True
         ):
             if not text:
                 continue
@@ -240,7 +260,8 @@ class Matcher:
         if not possible:
             return []
         patterns = [p for t in possible for p in all_patterns(self.topics[t])]
-        occurrences = [occ for field in scanned for occ in self._find(*field, patterns)]
+        sentences = any(self.topics[t].needs_sentences for t in possible)
+        occurrences = [occ for field in scanned for occ in self._find(*field, patterns, sentences)]
         texts = {name: text for name, text, *_ in scanned}
         return decide(self.topics, article.id, occurrences, texts)
 
@@ -252,20 +273,25 @@ class Matcher:
         candidates: list[dict[int, int]],
         offset: int,
         patterns: list[Pattern],
+        sentences: bool = False,
     ) -> Iterator[Occurrence]:
-        """Where each pattern occurs in one field, with its typos and character span."""
+        """Where each pattern occurs in one field, with its typos, character span and (when a
+        rule needs it) sentence."""
         positions: dict[int, list[int]] = {}
         for position, found in enumerate(candidates):
             for wid in found:
                 positions.setdefault(wid, []).append(position)
         starts = _Starts(text, tokens)
+        field_number = FIELDS.index(field)
+        boundaries = sentence_ends(text) if sentences else []
         for pattern in patterns:
             for position in positions.get(pattern.words[0], ()):
                 typos = _match_at(pattern, position, candidates)
                 if typos is not None:
                     last = position + len(pattern.words) - 1
                     start, end = starts[position], starts[last] + len(tokens[last])
-                    yield Occurrence(pattern, field, offset + position, start, end, typos)
+                    sentence = field_number * SENTENCES_PER_FIELD + bisect(boundaries, start)
+                    yield Occurrence(pattern, field, offset + position, start, end, typos, sentence)
 
 
 class _Starts:

@@ -181,3 +181,52 @@ def snippet_around(text: str, start: int, end: int, width: int = 200) -> str:
         right = space if space != -1 else right
     piece = " ".join(text[left:right].split())
     return ("…" if left > 0 else "") + piece + ("…" if right < text_len else "")
+
+
+# A sentence ends at . ! ? or ; followed by a space (or the end), past any closing quote or
+# bracket. Not after a capital letter alone ("U.S.", "EE.UU.", initials: "J. Smith") nor
+# after a title written short ("Gen. Cienfuegos", "Sr. López"): those stay one sentence.
+_SENTENCE_END = re.compile(r"[.!?;]+[\"'”’»)\]]*(?=\s|$)")
+_SHORT_TITLES = frozenset(
+    [
+        "gen",
+        "gral",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "sr",
+        "sra",
+        "srta",
+        "lic",
+        "sen",
+        "rep",
+        "gov",
+        "col",
+        "lt",
+        "sgt",
+        "st",
+        "jr",
+        "no",
+        "vs",
+        "etc",
+        "ing",
+        "mtro",
+    ]
+)
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Character offsets where the sentences of `text` end, in order (for bisect)."""
+    ends = []
+    for found in _SENTENCE_END.finditer(text):
+        start = found.start()
+        if text[start] == ".":
+            word = text[max(0, start - 8) : start].rsplit(None, 1)[-1:]
+            before = word[0] if word else ""
+            if before.isupper() and ("." in before or len(before) == 1):
+                continue  # U.S. / EE.UU. / J.
+            if before.lower().strip("(\"'") in _SHORT_TITLES:
+                continue
+        ends.append(found.end())
+    return ends

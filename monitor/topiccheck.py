@@ -34,7 +34,10 @@ TOPIC_KEYS = {
     "window",
     "exclude",
     "fuzzy",
+    "rules",
 }
+RULE_KEYS = {"all_of", "window", "exclude"}
+SENTENCE = "sentence"  # mirrors watchlists.SENTENCE (watchlists imports this module)
 
 
 class ProblemSink(Protocol):
@@ -46,9 +49,12 @@ class ProblemSink(Protocol):
 class TopicCheck:
     """Validate one [[topics]] table; problems go to the file's lists at the key's line."""
 
-    def __init__(self, file: ProblemSink, span: TableSpan) -> None:
+    def __init__(
+        self, file: ProblemSink, span: TableSpan, rule_spans: list[TableSpan] | None = None
+    ) -> None:
         self.file = file
         self.span = span
+        self.rule_spans = rule_spans or []
         self.ok = True
         self.label = "topic '?'"
         self.invalid: set[str] = set()  # keys already reported: no follow-on errors
@@ -89,13 +95,15 @@ class TopicCheck:
         terms = self._strings("terms", raw.get("terms", []))
         exclude = self._strings("exclude", raw.get("exclude", []))
         groups = self._groups(raw.get("all_of", []))
-        if not terms and not groups and not {"terms", "all_of"} & self.invalid:
-            self.bad("terms", "needs terms or all_of, or it can never match")
+        rules = self._rules(raw.get("rules", []))
+        if not (terms or groups or rules) and not {"terms", "all_of", "rules"} & self.invalid:
+            self.bad("terms", "needs terms, all_of or [[topics.rules]], or it can never match")
         window = self._window(raw.get("window"), "all_of" in raw)
         fuzzy = self._fuzzy(raw.get("fuzzy", DEFAULT_FUZZY))
         self._check_terms(terms, exclude, groups)
         if not self.ok:
             return None
+
         return {
             "id": topic_id,
             "title": str(raw.get("title") or topic_id),
@@ -106,7 +114,21 @@ class TopicCheck:
             "exclude": tuple(exclude),
             "fuzzy": fuzzy,
             "description": str(raw.get("description", "")),
+            "rules": tuple(rules),  # dicts: watchlists.py makes them Rule records
         }
+
+    def _rules(self, value) -> list[dict]:
+        """[[topics.rules]] tables: each checked at its own header's line."""
+        if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+            self.bad("rules", "write each rule as a [[topics.rules]] table under its topic")
+            return []
+        rules = []
+        for number, raw in enumerate(value, start=1):
+            span = self.rule_spans[number - 1] if number <= len(self.rule_spans) else None
+            rule = _RuleCheck(self, number, span).run(raw)
+            if rule is not None:
+                rules.append(rule)
+        return rules
 
     def _strings(self, key: str, value) -> list[str]:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -115,7 +137,7 @@ class TopicCheck:
         self.bad(key, f"{key} must be a list of strings, e.g. {key}{example}")
         return []
 
-    def _groups(self, value) -> list[list[str]]:
+    def _groups(self, value, minimum: int = 2) -> list[list[str]]:
         example = 'all_of = [["DEA", "agentes"], ["immunity", "inmunidad"]]'
         if not isinstance(value, list) or (value and all(isinstance(g, str) for g in value)):
             self.bad("all_of", f"all_of must be a list of groups, each a list of terms: {example}")
@@ -128,15 +150,20 @@ class TopicCheck:
                 self.bad("all_of", f"all_of group {number} is empty")
             else:
                 groups.append(group)
-        if len(value) == 1:
+        if 0 < len(value) < minimum:
             self.bad("all_of", "all_of needs at least two groups (one group is just terms)")
         return groups
 
-    def _window(self, window, has_all_of: bool) -> int | None:
-        if window is None:
-            return None
+    def _window(self, window, has_all_of: bool) -> int | str | None:
+        if window is None or window == SENTENCE:
+            if window and not has_all_of:
+                self.warn("window", "window applies only to all_of, and this topic has none")
+            return window
         if type(window) is not int or window < 1:
-            self.bad("window", f"window must be a whole number of words >= 1, not {window!r}")
+            self.bad(
+                "window",
+                f'window must be a whole number of words >= 1 or "sentence", not {window!r}',
+            )
             return None
         if not has_all_of:
             self.warn("window", "window applies only to all_of, and this topic has none")
@@ -174,6 +201,47 @@ class TopicCheck:
                         f"{key} {term!r} contains exclude {veto!r}: every article it finds is "
                         "vetoed, so it never matches (except misspelt)",
                     )
+
+
+class _RuleCheck(TopicCheck):
+    """One [[topics.rules]] table: its problems at its own lines, named "topic 'x' rule 2"."""
+
+    def __init__(self, topic: TopicCheck, number: int, span: TableSpan | None) -> None:
+        super().__init__(
+            topic.file, span or TableSpan(topic.span.name, True, topic.span.key_line("rules"))
+        )
+        self.topic = topic
+        self.label = f"{topic.label} rule {number}"
+
+    def bad(self, key: str, message: str) -> None:
+        super().bad(key, message)
+        self.topic.ok = False
+
+    def run(self, raw) -> dict | None:
+        for key in raw:
+            if key not in RULE_KEYS:
+                self.bad(
+                    key,
+                    f"unknown key {key!r}{did_you_mean(key, RULE_KEYS)} "
+                    f"(a rule has: {', '.join(sorted(RULE_KEYS))})",
+                )
+        if "all_of" not in raw:
+            self.bad("all_of", "a rule needs all_of: one or more groups of terms")
+            return None
+        groups = self._groups(raw["all_of"], minimum=1)
+        if not groups and "all_of" not in self.invalid:
+            self.bad("all_of", "a rule needs all_of: one or more groups of terms")
+        exclude = self._strings("exclude", raw.get("exclude", []))
+        window = self._window(raw.get("window"), True)
+        self._check_terms([], exclude, groups)
+        if not self.ok:
+            return None
+        return {
+            "all_of": tuple(tuple(g) for g in groups),
+            "window": window,
+            "exclude": tuple(exclude),
+            "line": self.span.line,
+        }
 
 
 def did_you_mean(word: str, choices) -> str:

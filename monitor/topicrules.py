@@ -1,10 +1,11 @@
 """Which topics an article's occurrences satisfy, and the hit each one makes.
 
 The matcher (matcher.py) finds where each pattern occurs; this module decides,
-per topic: an exclude anywhere vetoes it; else the best-scoring term wins
-(exact before typo, then the earliest); else every all_of group must have an
-occurrence and the tightest window holding one of each must fit in `window`
-words. A hit names the term (or "A + B" for all_of), the score (100 exact,
+per topic: a topic exclude anywhere vetoes it; else the best-scoring term wins
+(exact before typo, then the earliest); else the first rule that holds: its
+own excludes absent, every all_of group with an occurrence, and the tightest
+set holding one of each inside the rule's window (a number of words, or one
+sentence). A hit names the term (or "A + B" for a rule), the score (100 exact,
 less with typos: 100 × letters / (letters + typos)) and a snippet of about
 SNIPPET_WIDTH characters centred on the match.
 """
@@ -36,6 +37,7 @@ class Pattern:
     words: tuple[int, ...]
     max_typos: tuple[int, ...]
     letters: int
+    rule: int = -1  # the rule of a GROUP or a rule's EXCLUDE; -1: the topic's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class Occurrence:
     start: int  # character span in the field text
     end: int
     typos: int
+    sentence: int = 0  # sentence index across all fields (each field starts a new one)
 
     @property
     def score(self) -> float:
@@ -53,24 +56,38 @@ class Occurrence:
 
 
 @dataclass(slots=True)
+class CompiledRule:
+    groups: list[list[Pattern]]
+    excludes: list[Pattern]
+    window: int | None  # words; None: anywhere (or, with `sentence`, one sentence)
+    sentence: bool = False
+
+    def possible(self, present: set[int]) -> bool:
+        return all(any(present.issuperset(p.words) for p in group) for group in self.groups)
+
+
+@dataclass(slots=True)
 class CompiledTopic:
     watchlist: str
     topic: Topic
     terms: list[Pattern]
-    groups: list[list[Pattern]]
+    rules: list[CompiledRule]
     excludes: list[Pattern]
 
     def possible(self, present: set[int]) -> bool:
         """Could the topic match an article whose candidate words are `present`?"""
         if any(present.issuperset(p.words) for p in self.terms):
             return True
-        return bool(self.groups) and all(
-            any(present.issuperset(p.words) for p in group) for group in self.groups
-        )
+        return any(rule.possible(present) for rule in self.rules)
+
+    @property
+    def needs_sentences(self) -> bool:
+        return any(rule.sentence for rule in self.rules)
 
 
 def all_patterns(topic: CompiledTopic) -> list[Pattern]:
-    return [*topic.terms, *(p for g in topic.groups for p in g), *topic.excludes]
+    rules = [p for r in topic.rules for p in (*(p for g in r.groups for p in g), *r.excludes)]
+    return [*topic.terms, *rules, *topic.excludes]
 
 
 def decide(
@@ -83,10 +100,10 @@ def decide(
     hits = []
     for topic_index in sorted(by_topic):
         found = by_topic[topic_index]
-        if any(o.pattern.role == EXCLUDE for o in found):
+        if any(o.pattern.role == EXCLUDE and o.pattern.rule < 0 for o in found):
             continue
         ref = topics[topic_index]
-        hit = _term_hit(found) or _all_of_hit(found, ref.topic)
+        hit = _term_hit(found) or _rule_hit(found, ref)
         if hit is None:
             continue
         term, score, first, last = hit
@@ -117,22 +134,55 @@ def _term_hit(found: list[Occurrence]):
     return best.pattern.text, best.score, best, best
 
 
-def _all_of_hit(found: list[Occurrence], topic: Topic):
-    groups = len(topic.all_of)
-    # at one position an exact member goes before a typo one ("capture" vs "captura")
-    members = sorted(
-        (o for o in found if o.pattern.role == GROUP), key=lambda o: (o.position, -o.score)
-    )
-    if groups < 2 or len({o.pattern.group for o in members}) < groups:
+def _rule_hit(found: list[Occurrence], topic: CompiledTopic):
+    """The first rule that holds: (term, score, first, last) of its tightest occurrences."""
+    for index, rule in enumerate(topic.rules):
+        mine = [o for o in found if o.pattern.rule == index]
+        if any(o.pattern.role == EXCLUDE for o in mine):
+            continue
+        # at one position an exact member goes before a typo one ("capture" vs "captura")
+        members = sorted(
+            (o for o in mine if o.pattern.role == GROUP), key=lambda o: (o.position, -o.score)
+        )
+        chosen = _tightest(members, len(rule.groups), rule)
+        if chosen is None:
+            continue
+        # one occurrence may fill several groups (a phrase listed in two): name it once
+        shown = {
+            (o.field, o.start, o.end): o for o in sorted(chosen, key=lambda o: -o.pattern.group)
+        }
+        term = " + ".join(
+            o.pattern.text for o in sorted(shown.values(), key=lambda o: o.pattern.group)
+        )
+        return term, min(o.score for o in chosen), chosen[0], chosen[-1]
+    return None
+
+
+def _tightest(
+    members: list[Occurrence], groups: int, rule: CompiledRule
+) -> list[Occurrence] | None:
+    """One occurrence per group, spanning the fewest words, within the rule's window."""
+    if len({o.pattern.group for o in members}) < groups:
         return None
-    chosen = _smallest_window(members, groups)
-    span = chosen[-1].position - chosen[0].position
-    if topic.window is not None and span > topic.window:
-        return None
-    # one occurrence may fill several groups (a phrase listed in two): name it once
-    shown = {(o.field, o.start, o.end): o for o in sorted(chosen, key=lambda o: -o.pattern.group)}
-    term = " + ".join(o.pattern.text for o in sorted(shown.values(), key=lambda o: o.pattern.group))
-    return term, min(o.score for o in chosen), chosen[0], chosen[-1]
+    if not rule.sentence:
+        chosen = _smallest_window(members, groups)
+        span = chosen[-1].position - chosen[0].position
+        return None if rule.window is not None and span > rule.window else chosen
+    best: list[Occurrence] | None = None
+    by_sentence: dict[int, list[Occurrence]] = {}
+    for occ in members:
+        by_sentence.setdefault(occ.sentence, []).append(occ)
+    for sentence in by_sentence.values():
+        if len({o.pattern.group for o in sentence}) < groups:
+            continue
+        chosen = _smallest_window(sentence, groups)
+        if best is None or _span(chosen) < _span(best):
+            best = chosen
+    return best
+
+
+def _span(chosen: list[Occurrence]) -> int:
+    return chosen[-1].position - chosen[0].position
 
 
 def _smallest_window(members: list[Occurrence], groups: int) -> list[Occurrence]:

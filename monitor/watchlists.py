@@ -32,6 +32,23 @@ log = logging.getLogger(__name__)
 WATCHLIST_KEYS = {"id", "title", "description"}
 
 
+SENTENCE = "sentence"  # a rule's window: every group in one sentence
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One way a topic matches without a term: a term from every group, close together.
+
+    `window` is a number of words, SENTENCE, or None (anywhere in the article). The
+    rule's own `exclude` vetoes this rule only; the topic's vetoes the whole topic.
+    """
+
+    all_of: tuple[tuple[str, ...], ...]
+    window: int | str | None = None
+    exclude: tuple[str, ...] = ()
+    line: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Topic:
     id: str
@@ -39,11 +56,18 @@ class Topic:
     priority: str = "normal"
     terms: tuple[str, ...] = ()
     all_of: tuple[tuple[str, ...], ...] = ()
-    window: int | None = None
+    window: int | str | None = None
     exclude: tuple[str, ...] = ()
     fuzzy: int = DEFAULT_FUZZY
     description: str = ""
     line: int = 0
+    rules: tuple[Rule, ...] = ()
+
+    @property
+    def all_rules(self) -> tuple[Rule, ...]:
+        """The topic's own all_of (the first rule, where it has one), then [[topics.rules]]."""
+        own = (Rule(self.all_of, self.window, (), self.line),) if self.all_of else ()
+        return own + self.rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,12 +257,18 @@ class _FileCheck:
             )
             return []
         fallback = TableSpan(("topics",), True, self.map.top_level_line("topics"))
+        rule_spans = self.map.array_tables("topics", "rules")
         topics: list[Topic] = []
         first_line: dict[str, int] = {}
         for index, entry in enumerate(raw):
             span = spans[index] if index < len(spans) else fallback
-            fields = TopicCheck(self, span).run(entry)
-            topic = Topic(**fields, line=span.line) if fields is not None else None
+            end = spans[index + 1].line if index + 1 < len(spans) else self.map.last_line + 1
+            own_rules = [r for r in rule_spans if span.line < r.line < end]
+            fields = TopicCheck(self, span, own_rules).run(entry)
+            topic = None
+            if fields is not None:
+                rules = tuple(Rule(**rule) for rule in fields.pop("rules"))
+                topic = Topic(**fields, rules=rules, line=span.line)
             topic_id = entry.get("id") if isinstance(entry, dict) else None
             if isinstance(topic_id, str) and topic_id in first_line:
                 self.error(

@@ -66,7 +66,7 @@ ERROR_CASES = {
         GOOD + '\n[[topics]]\nid = "two"\nterms = ["Sheinbaum"]\nfuzy = 80\n',
         [
             "w.toml:12: topic 'two': unknown key 'fuzy' (did you mean 'fuzzy'?) (allowed: "
-            "all_of, description, exclude, fuzzy, id, priority, terms, title, window)"
+            "all_of, description, exclude, fuzzy, id, priority, rules, terms, title, window)"
         ],
     ),
     "unknown top-level table": (
@@ -110,7 +110,9 @@ ERROR_CASES = {
     ),
     "window 0": (
         GOOD + 'all_of = [["a1"], ["b1"]]\nwindow = 0\n',
-        ["w.toml:9: topic 'one': window must be a whole number of words >= 1, not 0"],
+        [
+            "w.toml:9: topic 'one': window must be a whole number of words >= 1 or \"sentence\", not 0"
+        ],
     ),
     "priority typo": (
         GOOD + 'priority = "hihg"\n',
@@ -140,7 +142,7 @@ ERROR_CASES = {
     ),
     "topic with nothing to match": (
         GOOD.replace('terms = ["DEA immunity"]', 'title = "One"'),
-        ["w.toml:5: topic 'one': needs terms or all_of, or it can never match"],
+        ["w.toml:5: topic 'one': needs terms, all_of or [[topics.rules]], or it can never match"],
     ),
     "watchlist id missing": (
         GOOD.replace('id = "w"\n', ""),
@@ -356,7 +358,7 @@ def test_load_raises_with_every_problem(tmp_path):
     assert info.value.exit_code == 2
     assert info.value.problems == [
         f"{path}:8: topic 'one': fuzzy must be a whole number from 0 to 100, not 101",
-        f"{path}:9: topic 'one': window must be a whole number of words >= 1, not 0",
+        f"{path}:9: topic 'one': window must be a whole number of words >= 1 or \"sentence\", not 0",
     ]
 
 
