@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
 
 from rapidfuzz.distance import OSA
@@ -55,6 +55,7 @@ __all__ = ["Matcher", "allowed_typos", "similarity"]
 
 MIN_FUZZY_LEN = 5
 MAX_TYPOS = 2
+MIN_LEMMA_LEN = 4  # shorter words are function words ("la" -> "el", "fue" -> "ser")
 # Typo tolerance stops at MAX_WORD_LETTERS (no real word is longer; `watchlists check`
 # rejects longer term words), so a term word never builds a deletion index whose size
 # grows with the cube of its length.
@@ -77,7 +78,11 @@ def allowed_typos(length: int, fuzzy: int) -> int:
 class Matcher:
     """Watchlists compiled once; `match` is then called for every article."""
 
-    def __init__(self, watchlists: Sequence[Watchlist]) -> None:
+    def __init__(
+        self, watchlists: Sequence[Watchlist], lemma: Callable[[str], str] | None = None
+    ) -> None:
+        self.lemma = lemma  # lower-case word -> its lemma (see lemmas.py); None: plurals only
+        self._lemma_ids: dict[str, list[int]] = {}  # folded lemma -> lower-case term words
         self.topics: list[CompiledTopic] = []
         self.words: list[str] = []  # word id -> folded key
         self._word_ids: dict[str, int] = {}  # key -> id, matched in any case
@@ -152,9 +157,19 @@ class Matcher:
             for start, end in spans:
                 key, raw = token_key(folded[start:end]), text[start:end]
                 acronym = is_acronym(raw)
-                typos = 0 if acronym or not key.isalpha() else allowed_typos(len(key), fuzzy)
-                words.append(self._word_id(key, acronym, typos, raw[:1].isupper()))
+                # typos only in names: a lower-case word varies by inflection, and one typo
+                # away it is often another word ("presidenta" / "president")
+                named = raw[:1].isupper()
+                typos = (
+                    allowed_typos(len(key), fuzzy) if named and key.isalpha() and not acronym else 0
+                )
+                wid = self._word_id(key, acronym, typos, raw[:1].isupper())
+                words.append(wid)
                 max_typos.append(typos)
+                if self.lemma and raw[:1].islower() and len(raw) >= MIN_LEMMA_LEN and raw.isalpha():
+                    ids = self._lemma_ids.setdefault(fold(self.lemma(raw)), [])
+                    if wid not in ids:  # "rechazar" also stands for rechaza, rechazó ...
+                        ids.append(wid)
             letters = sum(len(self.words[w]) for w in words)
             patterns.append(
                 Pattern(text, topic, role, group, tuple(words), tuple(max_typos), letters, rule)
@@ -213,6 +228,9 @@ class Matcher:
         wid = self._acronym_ids.get(key)
         if wid is not None and is_upper_word(token):
             found[wid] = 0
+        if self._lemma_ids and len(token) >= MIN_LEMMA_LEN and token.isalpha():
+            for wid in self._lemma_ids.get(fold(self.lemma(token.lower())), ()):  # type: ignore[misc]
+                found.setdefault(wid, 0)
         if (
             self._max_typos
             and MIN_FUZZY_LEN - self._max_typos <= len(key) <= self._max_fuzzy_len

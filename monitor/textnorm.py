@@ -183,10 +183,10 @@ def snippet_around(text: str, start: int, end: int, width: int = 200) -> str:
     return ("…" if left > 0 else "") + piece + ("…" if right < text_len else "")
 
 
-# A sentence ends at . ! ? or ; followed by a space (or the end), past any closing quote or
+# A sentence ends at . ! or ? followed by a space (or the end), past any closing quote or
 # bracket. Not after a capital letter alone ("U.S.", "EE.UU.", initials: "J. Smith") nor
 # after a title written short ("Gen. Cienfuegos", "Sr. López"): those stay one sentence.
-_SENTENCE_END = re.compile(r"[.!?;]+[\"'”’»)\]]*(?=\s|$)")
+_SENTENCE_END = re.compile(r"[.!?]+[\"'”’»)\]]*(?=\s|$)")
 _SHORT_TITLES = frozenset(
     [
         "gen",

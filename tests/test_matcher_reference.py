@@ -19,7 +19,7 @@ from rapidfuzz.distance import OSA
 
 from monitor.matcher import Matcher, allowed_typos
 from monitor.models import Article
-from monitor.textnorm import TOKEN_RE, fold, is_acronym, is_upper_word, token_key
+from monitor.textnorm import TOKEN_RE, fold, is_acronym, is_upper_word, sentence_ends, token_key
 from monitor.watchlists import Topic, load_watchlists
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,9 +32,10 @@ def _words(term: str, fuzzy: int) -> list[tuple[str, bool, int]]:
     folded = fold(term)
     out = []
     for m in TOKEN_RE.finditer(folded):
-        key, acronym = token_key(m.group()), is_acronym(term[m.start() : m.end()])
-        typos = 0 if acronym or not key.isalpha() else allowed_typos(len(key), fuzzy)
-        out.append((key, acronym, typos))
+        raw = term[m.start() : m.end()]
+        key, acronym = token_key(m.group()), is_acronym(raw)
+        named = raw[:1].isupper() and key.isalpha() and not acronym  # typos in names only
+        out.append((key, acronym, allowed_typos(len(key), fuzzy) if named else 0))
     return out
 
 
@@ -67,16 +68,39 @@ def _positions(term: str, fuzzy: int, tokens) -> list[int]:
     ]
 
 
+SENTENCES: dict[int, str] = {}  # position -> (field, sentence number), filled by reference_tokens
+
+
 def reference_tokens(article: Article) -> list[tuple[int, str, str, str]]:
     tokens, offset = [], 0  # (position, field, key, original)
+    SENTENCES.clear()
     for field, text in (("t", article.title), ("s", article.summary), ("c", article.content)):
         folded = fold(text)
         spans = [m.span() for m in TOKEN_RE.finditer(folded)]
-        tokens += [
-            (offset + i, field, token_key(folded[a:b]), text[a:b]) for i, (a, b) in enumerate(spans)
-        ]
+        ends = sentence_ends(text)
+        for i, (a, b) in enumerate(spans):
+            tokens.append((offset + i, field, token_key(folded[a:b]), text[a:b]))
+            SENTENCES[offset + i] = f"{field}{sum(1 for e in ends if e <= a)}"
         offset += len(spans)
     return tokens
+
+
+def reference_rule(rule, fuzzy: int, tokens) -> bool:
+    if any(_positions(t, 100, tokens) for t in rule.exclude):
+        return False
+    groups = [sorted(p for t in g for p in _positions(t, fuzzy, tokens)) for g in rule.all_of]
+    if not all(groups):
+        return False
+    if rule.window == "sentence":  # every group in one sentence, however far apart
+        return any(
+            all(any(SENTENCES[p] == SENTENCES[q] for q in g) for g in groups) for p in groups[0]
+        )
+    best = min(
+        max(min(p for p in g if p >= start) for g in groups) - start
+        for start in sorted({p for g in groups for p in g})
+        if all(any(p >= start for p in g) for g in groups)
+    )
+    return rule.window is None or best <= rule.window
 
 
 def reference_matches(topic: Topic, tokens) -> bool:
@@ -84,19 +108,7 @@ def reference_matches(topic: Topic, tokens) -> bool:
         return False
     if any(_positions(t, topic.fuzzy, tokens) for t in topic.terms):
         return True
-    if not topic.all_of:
-        return False
-    groups = [
-        sorted(p for t in g for p in _positions(t, topic.fuzzy, tokens)) for g in topic.all_of
-    ]
-    if not all(groups):
-        return False
-    best = min(
-        max(min(p for p in g if p >= start) for g in groups) - start
-        for start in sorted({p for g in groups for p in g})
-        if all(any(p >= start for p in g) for g in groups)
-    )
-    return topic.window is None or best <= topic.window
+    return any(reference_rule(rule, topic.fuzzy, tokens) for rule in topic.all_rules)
 
 
 def _compare(watchlists, articles) -> list[str]:
