@@ -10,10 +10,11 @@ request has a connect/read timeout and a total deadline (a server dripping
 one byte a second never ends a read timeout).
 Conditional GET sends the stored ETag / Last-Modified; a 304 is a success.
 Bodies are read as a stream and cut off at `max_bytes` after decompression,
-so a gzip bomb costs at most `max_bytes` of memory; gzip and deflate are
-decoded by httpx. A 429 or 503 with Retry-After carries the server's wish on
-to the feed's next attempt. Whatever goes wrong, `fetch` returns a
-`FetchResult` with `error` set and never raises: one feed never ends a cycle.
+every Content-Encoding layer counted (`contentcoding`), so a gzip bomb, nested
+or not, costs at most `max_bytes` of memory. A 429 or 503 with Retry-After
+carries the server's wish on to the feed's next attempt. Whatever goes wrong,
+`fetch` returns a `FetchResult` with `error` set and never raises: one feed
+never ends a cycle.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from .config import PollConfig
+from .contentcoding import ACCEPT_ENCODING, BodyDecoder
+from .errors import FetchError
 from .models import Feed, FetchResult
 
 log = logging.getLogger(__name__)
@@ -117,7 +120,11 @@ class Fetcher:
             # our semaphores decide what starts; a connection cap here would keep the slow
             # lane's sockets from being counted out and stall everyone behind them
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=poll.per_host),
-            headers={"User-Agent": poll.user_agent, "Accept": ACCEPT},
+            headers={
+                "User-Agent": poll.user_agent,
+                "Accept": ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             transport=transport,
         )
 
@@ -221,6 +228,8 @@ class Fetcher:
         try:
             async with asyncio.timeout(self.poll.timeout_seconds * 2):
                 return await self._get(feed, started)
+        except FetchError as exc:  # a body we cannot decode
+            return self._failed(feed, started, exc.reason)
         except TimeoutError:
             return self._failed(
                 feed, started, f"timed out after {self.poll.timeout_seconds * 2:g}s in total"
@@ -283,15 +292,16 @@ class Fetcher:
             )
 
     async def _read_limited(self, response: httpx.Response) -> tuple[bytes, bool]:
+        """The decoded body, at most `max_bytes` of it, and whether it was cut off."""
+        decoder = BodyDecoder(
+            str(response.url), response.headers.get("content-encoding"), self.poll.max_bytes
+        )
         chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self.poll.max_bytes:
-                chunks.append(chunk[: len(chunk) - (size - self.poll.max_bytes)])
-                return b"".join(chunks), True
-            chunks.append(chunk)
-        return b"".join(chunks), False
+        async for raw in response.aiter_raw():
+            chunks.extend(decoder.decode(raw))
+            if decoder.exceeded:  # stop reading: the rest would be thrown away
+                break
+        return b"".join(chunks), decoder.exceeded
 
     def _read_file(self, feed: Feed, started: float) -> FetchResult:
         path = Path(urllib.request.url2pathname(urlsplit(feed.url).path))
