@@ -7,6 +7,7 @@ Every key is optional. Relative paths resolve against the config file's folder
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .netpolicy import NOT_GLOBAL
 
 DEFAULT_CONFIG_NAME = "config.toml"
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -44,6 +46,8 @@ class PollConfig:
     max_backoff_seconds: int = 6 * 3600
     parse_workers: int = 0  # processes that parse big cycles; 0: one per CPU (up to 4)
     user_agent: str = "news-monitor/0.1 (+https://github.com/news-monitor)"
+    # what a public feed may not redirect to, nor an OPML file name (netpolicy.py)
+    internal_networks: tuple[str, ...] = ("not-global",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Any]]] = {
             "max_backoff_seconds": int,
             "parse_workers": int,
             "user_agent": str,
+            "internal_networks": list[str],
         },
     ),
     "digest": (
@@ -223,6 +228,10 @@ def _check_value(path: Path | None, where: str, expected: Any, raw: Any) -> Any:
         ):
             raise ConfigError(path, where, "must be a list of numeric Telegram ids")
         return tuple(raw)
+    if expected == list[str]:
+        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+            raise ConfigError(path, where, f"must be a list of strings, not {raw!r}")
+        return tuple(raw)
     raise AssertionError(f"no check for {expected}")  # pragma: no cover
 
 
@@ -260,6 +269,17 @@ def _check_semantics(config: Config, path: Path | None) -> None:
     check_timezone(config.digest.timezone, path, "[digest] timezone")
     if config.logging.level.upper() not in LOG_LEVELS:
         raise ConfigError(path, "[logging] level", f"must be one of {', '.join(LOG_LEVELS)}")
+    for network in config.poll.internal_networks:
+        try:
+            if network != NOT_GLOBAL:
+                ipaddress.ip_network(network)
+        except ValueError as exc:
+            raise ConfigError(
+                path,
+                "[poll] internal_networks",
+                f"not a network: {exc}",
+                hint=f'write networks as "10.0.0.0/8" or "fd00::/8", or "{NOT_GLOBAL}"',
+            ) from exc
     if not re.match(r"^https?://", config.telegram.base_url):
         raise ConfigError(path, "[telegram] base_url", "must start with http:// or https://")
 
