@@ -37,16 +37,6 @@ def fetch_one(url: str, internal_networks: tuple[str, ...] = AS_IF_PUBLIC) -> Fe
 
 
 @pytest.fixture
-def public():
-    try:
-        server = FeedServer(host="127.0.0.2").start()
-    except OSError:
-        pytest.skip("127.0.0.2 is not a loopback address on this system")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def internal():
     with FeedServer() as server:
         server.set("/secret.xml", Route(body=SECRET))
