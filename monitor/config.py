@@ -7,6 +7,7 @@ Every key is optional. Relative paths resolve against the config file's folder
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from .errors import ConfigError
 from .models import FieldLimits
+from .netpolicy import NOT_GLOBAL
 from .timeutil import MAX_ZONE_NAME, iana_zone
 
 DEFAULT_CONFIG_NAME = "config.toml"
@@ -50,6 +52,8 @@ class PollConfig:
     max_title_chars: int = _FIELD_LIMITS.title
     max_summary_chars: int = _FIELD_LIMITS.summary
     max_content_chars: int = _FIELD_LIMITS.content
+    # what a public feed may not redirect to, nor an OPML file name (netpolicy.py)
+    internal_networks: tuple[str, ...] = ("not-global",)
 
     @property
     def field_limits(self) -> FieldLimits:
@@ -118,6 +122,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Any]]] = {
             "max_title_chars": int,
             "max_summary_chars": int,
             "max_content_chars": int,
+            "internal_networks": list[str],
         },
     ),
     "digest": (
@@ -239,6 +244,10 @@ def _check_value(path: Path | None, where: str, expected: Any, raw: Any) -> Any:
         ):
             raise ConfigError(path, where, "must be a list of numeric Telegram ids")
         return tuple(raw)
+    if expected == list[str]:
+        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+            raise ConfigError(path, where, f"must be a list of strings, not {raw!r}")
+        return tuple(raw)
     raise AssertionError(f"no check for {expected}")  # pragma: no cover
 
 
@@ -276,6 +285,17 @@ def _check_semantics(config: Config, path: Path | None) -> None:
     check_timezone(config.digest.timezone, path, "[digest] timezone")
     if config.logging.level.upper() not in LOG_LEVELS:
         raise ConfigError(path, "[logging] level", f"must be one of {', '.join(LOG_LEVELS)}")
+    for network in config.poll.internal_networks:
+        try:
+            if network != NOT_GLOBAL:
+                ipaddress.ip_network(network)
+        except ValueError as exc:
+            raise ConfigError(
+                path,
+                "[poll] internal_networks",
+                f"not a network: {exc}",
+                hint=f'write networks as "10.0.0.0/8" or "fd00::/8", or "{NOT_GLOBAL}"',
+            ) from exc
     if not re.match(r"^https?://", config.telegram.base_url):
         raise ConfigError(path, "[telegram] base_url", "must start with http:// or https://")
 

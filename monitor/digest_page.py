@@ -3,8 +3,11 @@
 The page needs no server and nothing from outside (inline CSS, no scripts, no
 web fonts), reads on a phone and a desktop (one fluid column, dark mode), and
 keeps every word in the document so the browser's find works. Every article
-field is escaped. The archive is one `YYYY-MM-DD.html` per day plus
-`index.html`, newest first, with counts read back from each page's <meta>.
+field is escaped, an article links only to an http(s) URL (`urlsafety`: any
+other link is dropped, its title kept as text), and a Content-Security-Policy
+forbids scripts, so even a markup bug could not run one (issue 12, finding 5).
+The archive is one `YYYY-MM-DD.html` per day plus `index.html`, newest first,
+with counts read back from each page's <meta>.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from .digest import Digest, DigestEntry, DigestTopic
 from .digest_render import sources_text, when
 from .render import bold_term
 from .timeutil import iso, parse_iso
+from .urlsafety import safe_http_url
 
 e = html.escape
 PAGE_GLOB = "????-??-??.html"
 HEAD_BYTES = 4096  # the <meta> counts sit in the first few hundred bytes of a page
+# nothing but the inline style: no script, no plugin, no form, no <base>, nothing fetched
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'none'; base-uri 'none'; form-action 'none'"
 
 PAGE_CSS = """
 body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f6f4;color:#1d1d1f}
@@ -33,7 +39,7 @@ h3{font-size:1.05rem;margin:1.25rem 0 .5rem;border-bottom:2px solid #ccc}
 .high h3{border-color:#c0392b}.badge{font-size:.75rem;color:#fff;background:#c0392b;border-radius:.6rem;padding:0 .45rem;vertical-align:middle}
 .meta{color:#555;font-size:.9rem}
 article{background:#fff;border-radius:8px;padding:.75rem 1rem;margin:.5rem 0;box-shadow:0 1px 2px #0002;overflow-wrap:anywhere}
-article a{font-weight:600;color:#0b57d0;text-decoration:none}.num{color:#777;margin-right:.3rem}
+article a,article .title{font-weight:600}article a{color:#0b57d0;text-decoration:none}.num{color:#777;margin-right:.3rem}
 .snippet{margin:.3rem 0 0}.votes{margin-top:.3rem}
 mark{background:#ffe58a}.empty{font-style:italic}
 .toc{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.4rem}
@@ -106,9 +112,14 @@ def _article(number: int, entry: DigestEntry, tz: ZoneInfo, date: str) -> str:
             f'<div class="meta votes">Votes: 👍 {entry.relevant} relevant · '
             f"👎 {entry.not_relevant} not relevant</div>"
         )
+    url = safe_http_url(entry.url)
+    title = (
+        f'<a href="{e(url, quote=True)}">{e(entry.title)}</a>'
+        if url
+        else f'<span class="title">{e(entry.title)}</span>'
+    )
     return (
-        f'<article id="entry-{number}"><span class="num">{number}.</span>'
-        f'<a href="{e(entry.url, quote=True)}">{e(entry.title)}</a>'
+        f'<article id="entry-{number}"><span class="num">{number}.</span>{title}'
         f'<div class="meta">{e(sources_text(entry))} · {when(entry, tz, date)}'
         f" · matched “{e(entry.term)}”</div>"
         f'<p class="snippet">{snippet}</p>{votes}</article>'
@@ -121,6 +132,7 @@ def _page(title: str, body: str, meta: Mapping[str, str] | None = None) -> str:
     )
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'  # first: it covers what follows
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"{metas}<title>{e(title)}</title><style>{PAGE_CSS}</style></head>"
         f"<body><main>\n{body}\n</main></body></html>\n"

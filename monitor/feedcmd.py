@@ -6,6 +6,10 @@ time (`feeds add`, `feeds import`); both live in the `feeds` table, marked
 feeds into the table, so what is listed is what the next cycle polls. A
 config feed is removed by editing the config, not here: the next start would
 bring it back.
+
+An OPML file often comes from someone else, so `feeds import` refuses `file://`
+and internal addresses (`netpolicy`) unless `--allow-private`; a URL given to
+`feeds add` is the operator's own and is used as written.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from pathlib import Path
 from .config import Config, load_config
 from .errors import UserError
 from .models import Feed
-from .opml import read_opml, write_opml
+from .netpolicy import AddressPolicy
+from .opml import OpmlFeed, read_opml, write_opml
 from .store import Store
 from .timeutil import parse_iso
 
@@ -55,7 +60,14 @@ def add_parser(sub, with_config: Callable) -> None:
         "--force", action="store_true", default=False, help="add it even if it fails now"
     )
     action("remove", "stop polling a feed").add_argument("url")
-    action("import", "add the feeds of an OPML file").add_argument("file", help="FILE.opml")
+    opml = action("import", "add the feeds of an OPML file")
+    opml.add_argument("file", help="FILE.opml")
+    opml.add_argument(
+        "--allow-private",
+        action="store_true",
+        default=False,
+        help="also import file:// URLs and internal addresses (loopback, private, link-local)",
+    )
     export = action("export", "write every feed as OPML 2.0")
     export.add_argument("-o", "--output", default=None, metavar="FILE", help="default: stdout")
 
@@ -247,21 +259,40 @@ def cmd_import(args: argparse.Namespace, config: Config, store: Store) -> int:
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     entries = read_opml(data, str(path))
-    valid, skipped = [], 0
-    for entry in entries:
-        if URL_RE.match(entry.url):
-            valid.append((entry.url, entry.title, entry.lang))
-        else:
-            skipped += 1
-            print(f"{path}:{entry.line}: skipped, not a feed URL: {entry.url}", file=sys.stderr)
     if not entries:
         raise UserError(f"{path}: no feeds in this OPML file (no outline has an xmlUrl)")
+    feeds = [entry for entry in entries if URL_RE.match(entry.url)]
+    for entry in entries:
+        if not URL_RE.match(entry.url):
+            print(f"{path}:{entry.line}: skipped, not a feed URL: {entry.url}", file=sys.stderr)
+    refusals = {} if args.allow_private else asyncio.run(_refusals(feeds, config))
+    for entry in feeds:
+        if entry.url in refusals:
+            print(
+                f"{path}:{entry.line}: refused {entry.url}: {refusals[entry.url]}", file=sys.stderr
+            )
+    valid = [(f.url, f.title, f.lang) for f in feeds if f.url not in refusals]
     added = store.add_feeds(valid, _now())
+    refused = sum(1 for f in feeds if f.url in refusals)
     print(
         f"imported {len(added)} new feeds from {path}"
-        f" ({len(valid) - len(added)} already polled, {skipped} skipped)"
+        f" ({len(valid) - len(added)} already polled, {len(entries) - len(feeds)} skipped"
+        + (f", {refused} refused)" if refused else ")")
     )
+    if refused:
+        print(
+            "hint: local files and internal addresses are refused in an OPML file;"
+            " --allow-private imports them (or add one with `monitor feeds add URL`)",
+            file=sys.stderr,
+        )
     return 0
+
+
+async def _refusals(feeds: list[OpmlFeed], config: Config) -> dict[str, str]:
+    """url -> why it is refused, for the feeds of an OPML file; resolved all at once."""
+    policy = AddressPolicy(config.poll.internal_networks)
+    reasons = await asyncio.gather(*(policy.refuse_shared(f.url) for f in feeds))
+    return {f.url: reason for f, reason in zip(feeds, reasons, strict=True) if reason}
 
 
 def cmd_export(args: argparse.Namespace, config: Config, store: Store) -> int:

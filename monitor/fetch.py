@@ -10,10 +10,13 @@ request has a connect/read timeout and a total deadline (a server dripping
 one byte a second never ends a read timeout).
 Conditional GET sends the stored ETag / Last-Modified; a 304 is a success.
 Bodies are read as a stream and cut off at `max_bytes` after decompression,
-so a gzip bomb costs at most `max_bytes` of memory; gzip and deflate are
-decoded by httpx. A 429 or 503 with Retry-After carries the server's wish on
-to the feed's next attempt. Whatever goes wrong, `fetch` returns a
-`FetchResult` with `error` set and never raises: one feed never ends a cycle.
+every Content-Encoding layer counted (`contentcoding`), so a gzip bomb, nested
+or not, costs at most `max_bytes` of memory. Redirects are followed here, one
+hop at a time, so that `netpolicy` vets each hop before it is requested: a
+public feed may not hand us over to an internal address. A 429 or 503 with
+Retry-After carries the server's wish on to the feed's next attempt. Whatever
+goes wrong, `fetch` returns a `FetchResult` with `error` set and never raises:
+one feed never ends a cycle.
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from .config import PollConfig
+from .contentcoding import ACCEPT_ENCODING, BodyDecoder
+from .errors import FetchError
 from .models import Feed, FetchResult
+from .netpolicy import AddressPolicy
 
 log = logging.getLogger(__name__)
 Then = Callable[[FetchResult], Awaitable]
@@ -110,14 +116,18 @@ class Fetcher:
         self._global = asyncio.Semaphore(poll.max_concurrency)
         self._per_host: dict[str, asyncio.Semaphore] = {}
         self._backlog = Backlog(BACKLOG_BUDGET_BYTES)
+        self._policy = AddressPolicy(poll.internal_networks)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(poll.timeout_seconds),
-            follow_redirects=True,
-            max_redirects=poll.max_redirects,
+            # redirects are followed by _open, which vets every hop first
             # our semaphores decide what starts; a connection cap here would keep the slow
             # lane's sockets from being counted out and stall everyone behind them
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=poll.per_host),
-            headers={"User-Agent": poll.user_agent, "Accept": ACCEPT},
+            headers={
+                "User-Agent": poll.user_agent,
+                "Accept": ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             transport=transport,
         )
 
@@ -221,6 +231,8 @@ class Fetcher:
         try:
             async with asyncio.timeout(self.poll.timeout_seconds * 2):
                 return await self._get(feed, started)
+        except FetchError as exc:  # refused, or a body we cannot decode
+            return self._failed(feed, started, exc.reason)
         except TimeoutError:
             return self._failed(
                 feed, started, f"timed out after {self.poll.timeout_seconds * 2:g}s in total"
@@ -245,7 +257,8 @@ class Fetcher:
             headers["If-None-Match"] = feed.etag
         if feed.last_modified:
             headers["If-Modified-Since"] = feed.last_modified
-        async with self._client.stream("GET", feed.url, headers=headers) as response:
+        response = await self._open(feed, headers)
+        try:
             if response.status_code == 304:
                 return FetchResult(
                     feed,
@@ -281,17 +294,47 @@ class Fetcher:
                 truncated=truncated,
                 elapsed=time.monotonic() - started,
             )
+        finally:
+            await response.aclose()
+
+    async def _open(self, feed: Feed, headers: dict[str, str]) -> httpx.Response:
+        """The response at the end of the redirects, streaming; each hop vetted first.
+
+        The feed's own URL is used as written. After that, once any hop was public,
+        a redirect to an internal address is refused before it is requested: so
+        nothing is sent there, and the error is the same whether anything listens.
+        """
+        request = self._client.build_request("GET", feed.url, headers=headers)
+        public_seen = False
+        for hop in range(self.poll.max_redirects + 1):
+            response = await self._client.send(request, stream=True)
+            target = response.next_request
+            if target is None:
+                return response
+            await response.aclose()
+            if hop == self.poll.max_redirects:
+                break
+            public_seen = public_seen or await self._policy.is_public(_host(request.url))
+            if public_seen and (address := await self._policy.internal_address(_host(target.url))):
+                raise FetchError(
+                    feed.url,
+                    f"refused: redirect from a public address to {target.url}, "
+                    f"an internal address ({address})",
+                )
+            request = target
+        raise httpx.TooManyRedirects(f"more than {self.poll.max_redirects} redirects")
 
     async def _read_limited(self, response: httpx.Response) -> tuple[bytes, bool]:
+        """The decoded body, at most `max_bytes` of it, and whether it was cut off."""
+        decoder = BodyDecoder(
+            str(response.url), response.headers.get("content-encoding"), self.poll.max_bytes
+        )
         chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self.poll.max_bytes:
-                chunks.append(chunk[: len(chunk) - (size - self.poll.max_bytes)])
-                return b"".join(chunks), True
-            chunks.append(chunk)
-        return b"".join(chunks), False
+        async for raw in response.aiter_raw():
+            chunks.extend(decoder.decode(raw))
+            if decoder.exceeded:  # stop reading: the rest would be thrown away
+                break
+        return b"".join(chunks), decoder.exceeded
 
     def _read_file(self, feed: Feed, started: float) -> FetchResult:
         path = Path(urllib.request.url2pathname(urlsplit(feed.url).path))
@@ -329,3 +372,8 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+def _host(url: httpx.URL) -> str:
+    """The host as DNS knows it: IDNA-encoded, IPv6 without brackets."""
+    return url.raw_host.decode("ascii")
