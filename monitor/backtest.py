@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from .library import compile_matcher
 from .matcher import Matcher
 from .models import Article, Hit
 from .watchlists import Topic, Watchlist
@@ -145,7 +146,9 @@ def _one_matcher(pairs) -> Matcher:
             groups.setdefault(old.watchlist + BEFORE, []).append(old.topic)
         if new is not None:
             groups.setdefault(new.watchlist + AFTER, []).append(new.topic)
-    return Matcher([Watchlist(id=wid, title=wid, topics=tuple(ts)) for wid, ts in groups.items()])
+    return compile_matcher(
+        [Watchlist(id=wid, title=wid, topics=tuple(ts)) for wid, ts in groups.items()]
+    )
 
 
 def _hits_by_topic(matcher: Matcher, articles: Iterable[Article]):

@@ -21,9 +21,8 @@ from . import __version__, feedcmd
 from .config import Config, load_config
 from .deliver.console import ConsoleSink
 from .errors import MonitorError, UserError
-from .library import WatchlistLibrary
+from .library import WatchlistLibrary, compile_matcher
 from .logsetup import setup_logging
-from .matcher import Matcher
 from .models import Article
 from .store import Store
 from .watchlists import CheckReport, check_watchlists, load_watchlists
@@ -198,7 +197,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    matcher = Matcher(load_watchlists(Path(args.watchlists)))
+    matcher = compile_matcher(load_watchlists(Path(args.watchlists)))
     source = sys.stdin if args.input == "-" else _open_input(args.input)
     bad = 0
     with source:

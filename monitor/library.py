@@ -8,15 +8,22 @@ cycle. Adding or removing a file counts as a change.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import WatchlistError
+from .lemmas import lemmatizer
 from .matcher import Matcher
 from .watchlists import Watchlist, check_watchlists, watchlist_files
 
 log = logging.getLogger(__name__)
+
+
+def compile_matcher(watchlists: Sequence[Watchlist]) -> Matcher:
+    """The one way watchlists are compiled, wherever they are matched (the worker, its
+    parse workers, `monitor match`, backtests): lower-case words by lemma (lemmas.py)."""
+    return Matcher(watchlists, lemma=lemmatizer())
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +52,7 @@ class WatchlistLibrary:
 
     def _install(self, watchlists: list[Watchlist]) -> None:
         self.watchlists = watchlists
-        self.matcher = Matcher(watchlists)
+        self.matcher = compile_matcher(watchlists)
 
     def _current_fingerprint(self) -> tuple:
         try:

@@ -56,6 +56,7 @@ __all__ = ["Matcher", "allowed_typos", "similarity"]
 MIN_FUZZY_LEN = 5
 MAX_TYPOS = 2
 MIN_LEMMA_LEN = 4  # shorter words are function words ("la" -> "el", "fue" -> "ser")
+PREFIX = 3  # irregular forms that change their first letters ("flew") are written out
 # Typo tolerance stops at MAX_WORD_LETTERS (no real word is longer; `watchlists check`
 # rejects longer term words), so a term word never builds a deletion index whose size
 # grows with the cube of its length.
@@ -83,6 +84,9 @@ class Matcher:
     ) -> None:
         self.lemma = lemma  # lower-case word -> its lemma (see lemmas.py); None: plurals only
         self._lemma_ids: dict[str, list[int]] = {}  # folded lemma -> lower-case term words
+        # an article word is looked up by lemma only if it starts like a term word or its
+        # lemma: most words never are, and a lemma lookup costs ten dict lookups
+        self._lemma_prefixes: set[str] = set()
         self.topics: list[CompiledTopic] = []
         self.words: list[str] = []  # word id -> folded key
         self._word_ids: dict[str, int] = {}  # key -> id, matched in any case
@@ -167,9 +171,11 @@ class Matcher:
                 words.append(wid)
                 max_typos.append(typos)
                 if self.lemma and raw[:1].islower() and len(raw) >= MIN_LEMMA_LEN and raw.isalpha():
-                    ids = self._lemma_ids.setdefault(fold(self.lemma(raw)), [])
+                    lemma = fold(self.lemma(raw))
+                    ids = self._lemma_ids.setdefault(lemma, [])
                     if wid not in ids:  # "rechazar" also stands for rechaza, rechazó ...
                         ids.append(wid)
+                    self._lemma_prefixes.update((key[:PREFIX], lemma[:PREFIX]))
             letters = sum(len(self.words[w]) for w in words)
             patterns.append(
                 Pattern(text, topic, role, group, tuple(words), tuple(max_typos), letters, rule)
@@ -228,8 +234,13 @@ class Matcher:
         wid = self._acronym_ids.get(key)
         if wid is not None and is_upper_word(token):
             found[wid] = 0
-        if self._lemma_ids and len(token) >= MIN_LEMMA_LEN and token.isalpha():
-            for wid in self._lemma_ids.get(fold(self.lemma(token.lower())), ()):  # type: ignore[misc]
+        if (
+            key[:PREFIX] in self._lemma_prefixes
+            and len(token) >= MIN_LEMMA_LEN
+            and token.isalpha()
+            and self.lemma is not None
+        ):
+            for wid in self._lemma_ids.get(fold(self.lemma(token.lower())), ()):
                 found.setdefault(wid, 0)
         if (
             self._max_typos

@@ -38,6 +38,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from .library import compile_matcher
 from .matcher import Matcher
 from .models import Feed, FetchResult, FieldLimits, Hit, ParsedFeed
 from .parse import DEFAULT_LIMITS, parse_feed
@@ -176,7 +177,7 @@ _limits: FieldLimits = DEFAULT_LIMITS
 def _start_worker(watchlists: list[Watchlist], limits: FieldLimits, parent_pid: int) -> None:
     global _matcher, _limits
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _matcher = Matcher(watchlists)
+    _matcher = compile_matcher(watchlists)
     _limits = limits
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
 

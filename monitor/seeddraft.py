@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from .matcher import Matcher
+from .library import compile_matcher
 from .models import Article
 from .seeds import ACRONYM, KINDS, NAME, PHRASE, QUOTED, Candidate
 from .termcheck import term_noise
@@ -27,7 +27,7 @@ SECTIONS = {
 
 def covered_by(terms: Sequence[str], watchlists: Sequence[Watchlist]) -> dict[str, list[str]]:
     """term -> the watchlist/topic pairs that an article made of the term alone would hit."""
-    matcher = Matcher(watchlists)
+    matcher = compile_matcher(watchlists)
     found = {}
     for term in terms:
         hits = matcher.match(Article(id="term", feed_url="", url="", title=term))
