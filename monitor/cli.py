@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     wl_sub.required = True
     check = with_config(wl_sub.add_parser("check", help="validate watchlists"))
     check.add_argument("path", nargs="?", help="file or folder (default: the config's watchlists)")
+    explain = with_config(
+        wl_sub.add_parser("explain", help="why each labeled article was missed or falsely hit")
+    )
+    explain.add_argument("labeled", help='JSON lines with "labels" or "expect" (see docs)')
+    explain.add_argument(
+        "path", nargs="?", help="file or folder (default: the config's watchlists)"
+    )
 
     backtest = with_config(
         sub.add_parser("backtest", help="what a changed watchlist would catch in stored articles")
@@ -77,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument(
         "--both", action="store_true", help="also list the articles caught by both"
+    )
+    backtest.add_argument(
+        "--labeled", metavar="FILE", help="score and explain on a labeled file instead"
     )
 
     seeds = sub.add_parser("seeds", help="source documents for watchlists")
@@ -278,6 +288,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     baseline = check_watchlists(baseline_path)
     for error in baseline.errors:
         print(f"current watchlists (skipped): {error}", file=sys.stderr)
+    if args.labeled:
+        from .cmd_explain import explain_labeled
+
+        print(explain_labeled(checked.watchlists, Path(args.labeled), baseline.watchlists))
+        return 0
     if _same_files(candidate_path, baseline_path):
         print(
             f"note: {candidate_path} is part of the current watchlists, so nothing differs; "
@@ -409,6 +424,9 @@ COMMANDS = {
     "poll": cmd_poll,
     "match": cmd_match,
     "watchlists check": cmd_watchlists_check,
+    "watchlists explain": lambda args: __import__(
+        "monitor.cmd_explain", fromlist=["cmd_explain"]
+    ).cmd_explain(args),
     "backtest": cmd_backtest,
     "seeds suggest": cmd_seeds_suggest,
     "digest": cmd_digest,

@@ -294,6 +294,20 @@ class Matcher:
         texts = {name: text for name, text, *_ in scanned}
         return decide(self.topics, article.id, occurrences, texts)
 
+    def occurrences(self, article: Article, topic: CompiledTopic) -> list[Occurrence]:
+        """Every occurrence of one topic's patterns in the article, possible or not: what
+        `monitor watchlists explain` reads to say why a topic did not match."""
+        patterns = all_patterns(topic)
+        found, offset = [], 0
+        for name, text in zip(
+            FIELDS, (article.title, article.summary, article.content), strict=True
+        ):
+            tokens = TOKEN_RE.findall(text or "")
+            candidates = self._token_candidates(tokens)
+            found += self._find(name, text, tokens, candidates, offset, patterns, True)
+            offset += len(candidates)
+        return found
+
     def _find(
         self,
         field: str,

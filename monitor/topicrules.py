@@ -144,7 +144,7 @@ def _rule_hit(found: list[Occurrence], topic: CompiledTopic):
         members = sorted(
             (o for o in mine if o.pattern.role == GROUP), key=lambda o: (o.position, -o.score)
         )
-        chosen = _tightest(members, len(rule.groups), rule)
+        chosen = tightest(members, len(rule.groups), rule)
         if chosen is None:
             continue
         # one occurrence may fill several groups (a phrase listed in two): name it once
@@ -158,9 +158,7 @@ def _rule_hit(found: list[Occurrence], topic: CompiledTopic):
     return None
 
 
-def _tightest(
-    members: list[Occurrence], groups: int, rule: CompiledRule
-) -> list[Occurrence] | None:
+def tightest(members: list[Occurrence], groups: int, rule: CompiledRule) -> list[Occurrence] | None:
     """One occurrence per group, spanning the fewest words, within the rule's window."""
     if len({o.pattern.group for o in members}) < groups:
         return None

@@ -48,7 +48,7 @@ quality = _load_quality()
 
 def _scores(name: str):
     items = quality.load_labeled(DATA / name)
-    return items, quality.evaluate(items, quality.run_match(items, ROOT / "watchlists"))
+    return items, quality.score(items, quality.run_match(items, ROOT / "watchlists"))
 
 
 def _report(scores) -> str:
@@ -117,3 +117,47 @@ def test_blind_set_meets_the_heldout_bar() -> None:
     items, scores = _scores("blind_articles.jsonl")
     assert len(items) >= 60
     _assert_bar(scores, (HELDOUT_OVERALL_PRECISION, HELDOUT_OVERALL_RECALL), HELDOUT_TOPIC)
+
+
+# Sets written to ../shared/eval/LABELING.md ("expect": bare topic ids) by writers who saw
+# only that guide and the seed documents, never the watchlists (issue 14). The 450 items
+# were split once, by a hash of the id, into development and holdout halves: the
+# watchlists are tuned on the development half only; the holdout is reported, never
+# tuned on, and its bar is what the watchlists measured on it when it was first scored.
+GUIDE_OVERALL_PRECISION = 0.97
+GUIDE_OVERALL_RECALL = 0.95
+GUIDE_TOPIC = 0.90
+HOLDOUT_OVERALL_RECALL = 0.90
+HOLDOUT_TOPIC = 0.85
+INDEPENDENT = ROOT.parent / "shared" / "eval" / "independent-163.jsonl"
+
+
+def _guide_scores(path: Path):
+    items = quality.load_labeled(path)
+    return items, quality.score(items, quality.run_match(items, ROOT / "watchlists"))
+
+
+def test_guide_sets_are_well_formed_and_bilingual() -> None:
+    dev, holdout = (quality.load_labeled(DATA / f"blind450_{n}.jsonl") for n in ("dev", "holdout"))
+    assert len(dev) + len(holdout) >= 400
+    assert not {i["id"] for i in dev} & {i["id"] for i in holdout}
+    for items in (dev, holdout):
+        spanish = sum(1 for i in items if i["lang"] == "es") / len(items)
+        assert 0.4 <= spanish <= 0.6
+        assert all(isinstance(i["expect"], list) for i in items)
+
+
+def test_development_half_meets_the_issue_target() -> None:
+    _, scores = _guide_scores(DATA / "blind450_dev.jsonl")
+    _assert_bar(scores, (GUIDE_OVERALL_PRECISION, GUIDE_OVERALL_RECALL), GUIDE_TOPIC)
+
+
+def test_holdout_half_meets_its_first_measurement() -> None:
+    _, scores = _guide_scores(DATA / "blind450_holdout.jsonl")
+    _assert_bar(scores, (GUIDE_OVERALL_PRECISION, HOLDOUT_OVERALL_RECALL), HOLDOUT_TOPIC)
+
+
+@pytest.mark.skipif(not INDEPENDENT.is_file(), reason="../shared/eval is not checked out here")
+def test_independent_set_meets_the_issue_target() -> None:
+    _, scores = _guide_scores(INDEPENDENT)
+    _assert_bar(scores, (GUIDE_OVERALL_PRECISION, GUIDE_OVERALL_RECALL), GUIDE_TOPIC)
