@@ -18,7 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import fakes...` fr
 
 from fakes.bot_api import FakeBotAPI  # noqa: E402
 
-from monitor.config import Config, PollConfig, StorageConfig, WatchlistsConfig  # noqa: E402
+from monitor.config import (  # noqa: E402
+    Config,
+    DigestConfig,
+    PollConfig,
+    StorageConfig,
+    WatchlistsConfig,
+)
 from monitor.store import Store  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -88,7 +94,42 @@ def config(tmp_path: Path, sample_watchlists: Path) -> Config:
         storage=StorageConfig(path=tmp_path / "monitor.db"),
         watchlists=WatchlistsConfig(path=sample_watchlists),
         poll=replace(PollConfig(), timeout_seconds=2, jitter_seconds=0),
+        digest=DigestConfig(html_dir=tmp_path / "digests"),  # never the checkout's data/
     )
+
+
+# -- the checkout stays as it was ------------------------------------------------------------
+_NOT_TREE = {".git", ".venv", ".pytest_cache", ".ruff_cache", ".hypothesis", "__pycache__"}
+
+
+def _tree() -> dict[str, int]:
+    """Every file of the checkout (but caches and the venv), with its modification time."""
+    found = {}
+    for path in ROOT.rglob("*"):
+        parts = set(path.relative_to(ROOT).parts)
+        if parts & _NOT_TREE or any(p.endswith(".egg-info") for p in parts) or not path.is_file():
+            continue
+        found[str(path.relative_to(ROOT))] = path.stat().st_mtime_ns
+    return found
+
+
+def pytest_sessionstart(session) -> None:
+    session.config._tree_before = _tree()  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Tests write only under tmp paths: a test that wrote digest pages into the real
+    data/digests made `make run`'s index list fake days. Fail the run if any did."""
+    before = getattr(session.config, "_tree_before", None)
+    if before is None or getattr(session.config, "workerinput", None) is not None:
+        return
+    after = _tree()
+    changed = sorted(
+        {p for p in after if before.get(p) != after[p]} | {p for p in before if p not in after}
+    )
+    if changed:
+        print(f"\ntests changed the checkout: {', '.join(changed[:10])}", file=sys.stderr)
+        session.exitstatus = 1
 
 
 def run_monitor(*args: str, cwd: Path, stdin: str | None = None, timeout: float = 90):

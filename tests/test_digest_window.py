@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.config import DigestConfig
 from monitor.deliver.console import ConsoleSink
 from monitor.digestjob import queue_digest
 from monitor.library import WatchlistLibrary
@@ -104,7 +103,7 @@ def test_empty_day_sends_one_line_by_default(rt):
 
 
 def test_empty_day_sends_nothing_when_configured_but_keeps_the_window(rt):
-    rt.config = replace(rt.config, digest=replace(DigestConfig(), send_empty=False))
+    rt.config = replace(rt.config, digest=replace(rt.config.digest, send_empty=False))
     add_story(rt, "a1", at("2026-11-20 15:00"))
     queue_digest(rt, CHAT, at("2026-11-21 13:30"), "America/Mexico_City")
     assert queue_digest(rt, CHAT, at("2026-11-22 13:30"), "America/Mexico_City") == 0
