@@ -145,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         level = args.log_level or _config_log_level(args)
         setup_logging(level)
-        return COMMANDS[_command_name(args)](args)
+        code = COMMANDS[_command_name(args)](args)
+        sys.stdout.flush()  # a closed pipe fails here, inside the try, not at exit
+        return code
     except MonitorError as exc:
         if args.verbose:
             log.exception("failed")
@@ -165,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except BrokenPipeError:
+        # `monitor digest | head -1`: the reader has what it wanted. Quiet, as Unix tools
+        # are; stdout goes to /dev/null so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         return 130
 
