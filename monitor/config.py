@@ -90,6 +90,14 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthConfig:
+    """When `monitor status --check` (and the Docker HEALTHCHECK) reports a problem."""
+
+    stale_intervals: float = 3  # no cycle finished, or no feed fetched, within this many
+    failing_share: float = 0.5  # more than this share of the feeds failing
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     source: Path | None = None
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -99,6 +107,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
 
 
 # section -> key -> expected type; the dataclass defaults are the defaults.
@@ -141,6 +150,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Any]]] = {
         {"base_url": str, "admins": list[int], "allowed_chats": list[int]},
     ),
     "logging": (LoggingConfig, {"level": str}),
+    "health": (HealthConfig, {"stale_intervals": float, "failing_share": float}),
 }
 _FEED_KEYS = {"url": str, "name": str, "lang": str}
 _MINIMUMS = {
@@ -153,6 +163,7 @@ _MINIMUMS = {
     "surge_sources": 2,
     "surge_hours": 0.1,
     "max_backoff_seconds": 1,
+    "stale_intervals": 1,
     "max_title_chars": 80,
     "max_summary_chars": 200,
     "max_content_chars": 200,

@@ -1,7 +1,10 @@
 """Health read from the database: what `monitor status` and the bot's /status show.
 
-Healthy means the last successful cycle finished within three poll intervals
-and no outbox message has waited longer than an hour beyond that.
+Healthy means: a cycle finished, and some feed was fetched, within `[health]
+stale_intervals` poll intervals (3); no more than `failing_share` of the feeds
+(half) are failing; and no outbox message has waited an hour beyond that. A
+worker whose cycles run while every feed fails is not healthy: that is what the
+Docker HEALTHCHECK must catch.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ def collect_status(store: Store, config: Config, now: datetime) -> dict[str, Any
     midnight = datetime.combine(now.astimezone(tz).date(), time(0), tz)
     counts = store.status_counts(midnight)
     cycle = store.last_cycle()
-    interval = config.poll.interval_seconds
-    stale_after = timedelta(seconds=3 * interval)
+    interval, health = config.poll.interval_seconds, config.health
+    stale_after = timedelta(seconds=health.stale_intervals * interval)
     stuck_after = stale_after + timedelta(hours=1)
     last_finished = parse_iso(cycle["finished_at"]) if cycle else None
     oldest = parse_iso(counts["outbox_oldest_pending"])
@@ -31,8 +34,9 @@ def collect_status(store: Store, config: Config, now: datetime) -> dict[str, Any
     elif now - last_finished > stale_after:
         problems.append(
             f"polling is stale: last cycle finished {_ago(now - last_finished)} ago "
-            f"(more than 3 × {interval}s)"
+            f"(more than {health.stale_intervals:g} × {interval}s)"
         )
+    problems += _feed_problems(counts, now, stale_after, health.failing_share, config)
     if oldest and now - oldest > stuck_after:
         problems.append(f"outbox is stuck: a message has waited {_ago(now - oldest)}")
     return {
@@ -49,6 +53,30 @@ def collect_status(store: Store, config: Config, now: datetime) -> dict[str, Any
         **counts,
         "failing_feeds": store.failing_feeds()[:20],
     }
+
+
+def _feed_problems(
+    counts: dict[str, Any],
+    now: datetime,
+    stale_after: timedelta,
+    failing_share: float,
+    config: Config,
+) -> list[str]:
+    total, failing = counts["feeds_total"], counts["feeds_failing"]
+    if not total:  # config feeds are stored at the first poll: none yet is not "none at all"
+        return (
+            [] if config.feeds else ["no feeds: add [[feeds]] to the config or `monitor feeds add`"]
+        )
+    problems = []
+    last_ok = parse_iso(counts["last_feed_ok_at"])
+    if last_ok is None or now - last_ok > stale_after:
+        when = f"for {_ago(now - last_ok)}" if last_ok else "ever"
+        problems.append(
+            f"no feed has been fetched successfully {when} ({failing} of {total} failing)"
+        )
+    elif failing / total > failing_share:
+        problems.append(f"{failing} of {total} feeds are failing (more than {failing_share:.0%})")
+    return problems
 
 
 def _ago(delta: timedelta) -> str:
