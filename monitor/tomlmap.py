@@ -39,6 +39,7 @@ class SourceMap:
     def __init__(self, source: str) -> None:
         self.tables: list[TableSpan] = [TableSpan((), False, 1)]
         self.unclosed_line: int | None = None  # where an unterminated array/string began
+        self.open_at: dict[int, int] = {}  # line -> where the value still open after it began
         self.last_line = max(source.count("\n") + (0 if source.endswith("\n") else 1), 1)
         self._scan(source)
 
@@ -48,6 +49,10 @@ class SourceMap:
 
     def array_tables(self, *name: str) -> list[TableSpan]:
         return [t for t in self.tables if t.name == name and t.array]
+
+    def opening_line(self, line: int) -> int | None:
+        """Where the value that is still open when `line` starts was opened, if one is."""
+        return self.open_at.get(line - 1)
 
     def top_level_line(self, key: str) -> int:
         """Line of a top-level key or of the first header that starts with it."""
@@ -79,6 +84,8 @@ class SourceMap:
             if string is None and depth == 0:
                 opened_at = number
             depth, string = _scan_value(line, pos, depth, string)
+            if depth > 0 or string is not None:
+                self.open_at[number] = opened_at
         if depth > 0 or string is not None:
             self.unclosed_line = opened_at
 

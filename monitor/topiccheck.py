@@ -56,7 +56,7 @@ class TopicCheck:
         self.span = span
         self.rule_spans = rule_spans or []
         self.ok = True
-        self.label = "topic '?'"
+        self.label = "a topic without an id"  # until its id is known
         self.invalid: set[str] = set()  # keys already reported: no follow-on errors
 
     def bad(self, key: str, message: str) -> None:
@@ -72,11 +72,11 @@ class TopicCheck:
             self.file.error(self.span.line, "each [[topics]] entry must be a table")
             return None
         topic_id = raw.get("id")
-        if isinstance(topic_id, str) and ID_RE.match(topic_id):
+        if isinstance(topic_id, str):  # named as written, even when the id is invalid
             self.label = f"topic {topic_id!r}"
-        elif topic_id is None:
+        if topic_id is None:
             self.bad("id", "id is missing (lower-case letters, digits, - or _)")
-        else:
+        elif not isinstance(topic_id, str) or not ID_RE.match(topic_id):
             self.bad("id", f"id {topic_id!r}: use lower-case letters, digits, - or _")
         for key in raw:
             if key not in TOPIC_KEYS:

@@ -175,9 +175,20 @@ class _FileCheck:
 
     def run(self) -> Watchlist | None:
         try:
-            source = self.file.read_text(encoding="utf-8-sig")  # Notepad writes a BOM
-        except (OSError, UnicodeDecodeError) as exc:
-            self.error(1, f"cannot read: {exc}")
+            raw = self.file.read_bytes()
+        except OSError as exc:
+            self.error(1, f"cannot read: {exc.strerror}")
+            return None
+        try:
+            source = raw.decode("utf-8-sig")  # Notepad writes a BOM
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            self.error(
+                line,
+                f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {column} "
+                "(save the file as UTF-8)",
+            )
             return None
         self.map = SourceMap(source)
         try:
@@ -210,6 +221,11 @@ class _FileCheck:
         line, column = self.map.last_line, ""
         if position and position.group(1):
             line, column = int(position.group(1)), f" (column {position.group(2)})"
+            opened = self.map.opening_line(line)
+            if message.startswith(("Unclosed array", "Unclosed inline table")) and opened:
+                # tomllib notices at the first line after the list; the analyst needs where
+                # the list began
+                line, column = opened, ""
         elif self.map.unclosed_line:  # "at end of document": point at what was left open
             line = self.map.unclosed_line
             hint = "a list, table or string starts here and is never closed"

@@ -138,7 +138,7 @@ ERROR_CASES = {
     ),
     "topic id missing": (
         GOOD.replace('id = "one"\n', 'title = "One"\n'),
-        ["w.toml:5: topic '?': id is missing (lower-case letters, digits, - or _)"],
+        ["w.toml:5: a topic without an id: id is missing (lower-case letters, digits, - or _)"],
     ),
     "topic with nothing to match": (
         GOOD.replace('terms = ["DEA immunity"]', 'title = "One"'),
@@ -402,7 +402,29 @@ def test_a_file_that_is_not_utf8_is_reported_not_raised(tmp_path):
     (tmp_path / "w.toml").write_bytes(b'[watchlist]\nid = "caf\xe9"\n')
     report = check_watchlists(tmp_path / "w.toml")
     assert len(report.errors) == 1
-    assert report.errors[0].startswith(f"{tmp_path}/w.toml:1: cannot read:")
+    # the line and column of the bad byte, not line 1 (issue 16, item 10)
+    assert report.errors == [
+        f"{tmp_path}/w.toml:2: not UTF-8: byte 0xe9 at column 10 (save the file as UTF-8)"
+    ]
+
+
+def test_an_unclosed_list_is_reported_at_the_line_that_opens_it(tmp_path):
+    source = GOOD + '[[topics]]\nid = "b"\ntitle = "B"\nterms = ["x1",\n  "x2"\n\n'
+    source += '[[topics]]\nid = "c"\ntitle = "C"\nterms = ["y1"]\n'
+    (tmp_path / "w.toml").write_text(source, encoding="utf-8")
+    opening = source.splitlines().index('terms = ["x1",') + 1
+    report = check_watchlists(tmp_path / "w.toml")
+    assert report.errors == [
+        f"{tmp_path}/w.toml:{opening}: TOML syntax error: a list has a missing comma or closing ]"
+    ]
+
+
+def test_a_topic_with_an_invalid_id_is_named_by_it(tmp_path):
+    (tmp_path / "w.toml").write_text(
+        GOOD + '[[topics]]\nid = "Bad Id"\ntitle = "B"\nterms = ["x1"]\n', encoding="utf-8"
+    )
+    [error] = check_watchlists(tmp_path / "w.toml").errors
+    assert ": topic 'Bad Id': id 'Bad Id': use lower-case letters" in error
 
 
 def test_a_byte_order_mark_is_accepted(tmp_path):
