@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import re
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,9 @@ def add_parser(sub, with_config: Callable) -> None:
         default=False,
         help="also import file:// URLs and internal addresses (loopback, private, link-local)",
     )
+    opml.add_argument(
+        "--force", action="store_true", default=False, help="add feeds that fail now, too"
+    )
     export = action("export", "write every feed as OPML 2.0")
     export.add_argument("-o", "--output", default=None, metavar="FILE", help="default: stdout")
 
@@ -76,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     store = Store(config.storage.path)
     try:
-        store.sync_feeds(((f.url, f.name, f.lang) for f in config.feeds), _now())
+        if config.source is not None:  # no config file: leave the stored feeds as they are
+            store.sync_feeds(((f.url, f.name, f.lang) for f in config.feeds), _now())
         action = args.feeds_command or "list"
         return ACTIONS[action](args, config, store)
     finally:
@@ -95,7 +100,8 @@ def cmd_list(args: argparse.Namespace, config: Config, store: Store) -> int:
     if args.json:
         print(json.dumps([{k: r.get(k) for k in JSON_KEYS} for r in rows], indent=2))
         return 0
-    print(format_table(rows, now))
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    print(format_table(rows, now, width))
     return 0
 
 
@@ -118,7 +124,9 @@ def feed_status(row: dict, now: datetime) -> str:
     return "warning" if row.get("last_warning") else "ok"
 
 
-def format_table(rows: list[dict], now: datetime) -> str:
+def format_table(rows: list[dict], now: datetime, width: int | None = None) -> str:
+    """The feeds as a table; within `width` columns (a terminal's) when given, by cutting the
+    feed and error columns, never the status columns."""
     header = ("STATUS", "FAILS", "LAST OK", "NEXT TRY", "ARTICLES", "FEED", "LAST ERROR / WARNING")
     table = [header]
     for r in rows:
@@ -135,6 +143,15 @@ def format_table(rows: list[dict], now: datetime) -> str:
             )
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    if width is not None:
+        fixed = sum(widths[:-1]) + 2 * (len(header) - 1)
+        room = max(width - fixed, 20)  # the feed and the error share what is left
+        widths[-1] = min(widths[-1], max(room * 3 // 5, 12))
+        error_room = max(room - widths[-1] - 2, 8)
+        table = [
+            (*row[:-2], _shorten(row[-2], widths[-1]), _shorten(row[-1], error_room))
+            for row in table
+        ]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
         for row in table
@@ -231,11 +248,22 @@ class Probe:
 
 async def _try_feed(config: Config, url: str, name: str | None, lang: str | None) -> Probe:
     """One fetch and parse through the poller's own code, nothing stored."""
+    return (await _try_feeds(config, [Feed(url, name, lang)]))[0]
+
+
+async def _try_feeds(config: Config, feeds: list[Feed]) -> list[Probe]:
+    """Each feed fetched and parsed once, concurrently within the poller's limits."""
     from .fetch import Fetcher
-    from .parse import parse_feed
 
     async with Fetcher(config.poll) as fetcher:
-        result = await fetcher.fetch(Feed(url, name, lang))
+        results = await asyncio.gather(*(fetcher.fetch(feed) for feed in feeds))
+    return [_probe(config, result) for result in results]
+
+
+def _probe(config: Config, result) -> Probe:
+    from .parse import parse_feed
+
+    url, name = result.feed.url, result.feed.name
     if result.error:
         return Probe(url, error=result.error)
     parsed = parse_feed(result, _now(), source_name=name, limits=config.poll.field_limits)
@@ -271,14 +299,27 @@ def cmd_import(args: argparse.Namespace, config: Config, store: Store) -> int:
             print(
                 f"{path}:{entry.line}: refused {entry.url}: {refusals[entry.url]}", file=sys.stderr
             )
-    valid = [(f.url, f.title, f.lang) for f in feeds if f.url not in refusals]
+    allowed = [f for f in feeds if f.url not in refusals]
+    new = [f for f in allowed if not _polled(store, f.url)]
+    unusable = {} if args.force else _unusable(config, new)
+    for entry in new:
+        if entry.url in unusable:  # as `feeds add` would: a feed that fails now is not added
+            print(
+                f"{path}:{entry.line}: not added, {entry.url}: {unusable[entry.url]}",
+                file=sys.stderr,
+            )
+    valid = [(f.url, f.title, f.lang) for f in allowed if f.url not in unusable]
     added = store.add_feeds(valid, _now())
     refused = sum(1 for f in feeds if f.url in refusals)
     print(
         f"imported {len(added)} new feeds from {path}"
         f" ({len(valid) - len(added)} already polled, {len(entries) - len(feeds)} skipped"
-        + (f", {refused} refused)" if refused else ")")
+        + (f", {refused} refused" if refused else "")
+        + (f", {len(unusable)} not working" if unusable else "")
+        + ")"
     )
+    if unusable:
+        print("hint: --force adds the feeds that do not work now, too", file=sys.stderr)
     if refused:
         print(
             "hint: local files and internal addresses are refused in an OPML file;"
@@ -286,6 +327,19 @@ def cmd_import(args: argparse.Namespace, config: Config, store: Store) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _polled(store: Store, url: str) -> bool:
+    row = store.feed_row(url)
+    return bool(row and row["active"])
+
+
+def _unusable(config: Config, feeds: list[OpmlFeed]) -> dict[str, str]:
+    """url -> why it cannot be used now, for the feeds an import would add."""
+    if not feeds:
+        return {}
+    probes = asyncio.run(_try_feeds(config, [Feed(f.url, f.title, f.lang) for f in feeds]))
+    return {p.url: p.error for p in probes if p.error}
 
 
 async def _refusals(feeds: list[OpmlFeed], config: Config) -> dict[str, str]:

@@ -447,7 +447,9 @@ class Store:
                    VALUES (?, ?, ?, 'added', 1, ?, ?)
                    ON CONFLICT (url) DO UPDATE SET active = 1,
                      source = CASE WHEN active = 0 THEN 'added' ELSE source END,
-                     name = coalesce(excluded.name, name), lang = coalesce(excluded.lang, lang),
+                     -- a feed being polled keeps its name: an import does not rename it
+                     name = CASE WHEN active = 0 THEN coalesce(excluded.name, name) ELSE name END,
+                     lang = CASE WHEN active = 0 THEN coalesce(excluded.lang, lang) ELSE lang END,
                      title = coalesce(excluded.title, title)""",
                 (url, name, lang, iso(now), title),
             )

@@ -188,23 +188,97 @@ def test_feeds_remove_added_feed_but_not_a_config_feed(workdir, capsys):
     assert {r["url"]: r["status"] for r in rows} == {kept: "new", added: "removed"}
 
 
+def public_feed_server() -> FeedServer:
+    """127.0.0.2 plays a public outlet: the configs below call only 127.0.0.1 internal."""
+    try:
+        return FeedServer(host="127.0.0.2").start()
+    except OSError:
+        pytest.skip("127.0.0.2 is not a loopback address on this system")
+
+
+def import_config(workdir: Path, feeds: list[tuple[str, str]]) -> Path:
+    config = write_config(workdir, feeds)
+    text = config.read_text(encoding="utf-8").replace(
+        "[poll]\n", '[poll]\ninternal_networks = ["127.0.0.1/32", "::1/128"]\n'
+    )
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def local_opml(server: FeedServer, broken: bool = False) -> bytes:
+    jornada = server.set("/rss/politica.xml", Route(body=rss(ITEMS)))
+    universal = server.set("/rss", Route(status=404) if broken else Route(body=rss(ITEMS)))
+    insight = server.set("/feed/", Route(body=rss(ITEMS)))
+    return (
+        OPML.replace(b"https://www.jornada.com.mx/rss/politica.xml", jornada.encode())
+        .replace(b"https://u.test/rss", universal.encode())
+        .replace(b"https://insightcrime.org/feed/", insight.encode())
+    )
+
+
 def test_feeds_import_and_export(workdir, capsys):
-    config = write_config(workdir, [("https://insightcrime.org/feed/", "InSight Crime")])
-    (workdir / "subs.opml").write_bytes(OPML)
-    code, out, err = run(capsys, "feeds", "import", "subs.opml", "--config", str(config))
-    assert code == 0
-    assert out.strip() == "imported 2 new feeds from subs.opml (1 already polled, 1 skipped)"
-    assert "subs.opml:13: skipped, not a feed URL: javascript:alert(1)" in err
-    again = run(capsys, "feeds", "import", "subs.opml", "--config", str(config))[1]
-    assert again.startswith("imported 0 new feeds")
+    server = public_feed_server()
+    try:
+        opml = local_opml(server)
+        insight, jornada, universal = (
+            server.url(p) for p in ("/feed/", "/rss/politica.xml", "/rss")
+        )
+        config = import_config(workdir, [(insight, "InSight Crime")])
+        (workdir / "subs.opml").write_bytes(opml)
+        code, out, err = run(capsys, "feeds", "import", "subs.opml", "--config", str(config))
+        assert code == 0, err
+        assert out.strip() == "imported 2 new feeds from subs.opml (1 already polled, 1 skipped)"
+        assert "subs.opml:13: skipped, not a feed URL: javascript:alert(1)" in err
+        again = run(capsys, "feeds", "import", "subs.opml", "--config", str(config))[1]
+        assert again.startswith("imported 0 new feeds")
+    finally:
+        server.stop()
     code, _, err = run(capsys, "feeds", "export", "-o", "out.opml", "--config", str(config))
     exported = read_opml((workdir / "out.opml").read_bytes(), "out.opml")
     assert code == 0 and "wrote 3 feeds to out.opml" in err
+    # the config's name stays: an import of a feed already polled does not rename it
     assert {(f.url, f.title, f.lang) for f in exported} == {
-        ("https://insightcrime.org/feed/", "InSight Crime", None),
-        ("https://www.jornada.com.mx/rss/politica.xml", "La Jornada", "es"),
-        ("https://u.test/rss", "El Universal", None),
+        (insight, "InSight Crime", None),
+        (jornada, "La Jornada", "es"),
+        (universal, "El Universal", None),
     }
+
+
+def test_feeds_import_does_not_add_a_feed_that_fails_unless_forced(workdir, capsys):
+    """As `feeds add` refuses a feed answering 404, so does an import (issue 16, item 11)."""
+    server = public_feed_server()
+    try:
+        (workdir / "subs.opml").write_bytes(local_opml(server, broken=True))
+        config = import_config(workdir, [])
+        code, out, err = run(capsys, "feeds", "import", "subs.opml", "--config", str(config))
+        assert code == 0
+        assert "1 not working" in out
+        assert f"subs.opml:10: not added, {server.url('/rss')}: HTTP 404 Not Found" in err
+        listed = {
+            r["url"] for r in json.loads(run(capsys, "feeds", "--json", "--config", str(config))[1])
+        }
+        assert server.url("/rss") not in listed and len(listed) == 2
+        forced = run(capsys, "feeds", "import", "subs.opml", "--force", "--config", str(config))[1]
+        assert forced.startswith("imported 1 new feeds")
+    finally:
+        server.stop()
+
+
+def test_feeds_list_without_a_config_leaves_the_stored_feeds_alone(workdir, capsys, monkeypatch):
+    """With no config file, `feeds list` once marked every config feed removed ("0 feeds"
+    while `monitor status` still counted them)."""
+    config = write_config(workdir, [("https://a.test/rss", "A"), ("https://b.test/rss", "B")])
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'path = "monitor.db"', 'path = "data/monitor.db"'
+        ),
+        encoding="utf-8",
+    )
+    config = config.rename(workdir / "other.toml")  # so that no ./config.toml is found
+    assert len(json.loads(run(capsys, "feeds", "--json", "--config", str(config))[1])) == 2
+    monkeypatch.chdir(workdir)  # the defaults: data/monitor.db here
+    listed = json.loads(run(capsys, "feeds", "--json")[1])
+    assert [r["status"] for r in listed] == ["new", "new"]
 
 
 def test_feeds_import_malformed_opml_exits_2_with_file_and_line(workdir, capsys):
@@ -212,3 +286,28 @@ def test_feeds_import_malformed_opml_exits_2_with_file_and_line(workdir, capsys)
     (workdir / "bad.opml").write_bytes(b"<opml>\n<body>\n<outline xmlUrl='x'>\n</opml>")
     code, _, err = run(capsys, "feeds", "import", "bad.opml", "--config", str(config))
     assert code == 2 and err.startswith("monitor: error: bad.opml:4: not well-formed XML")
+
+
+def test_the_feed_table_fits_a_terminal():
+    from monitor.feedcmd import format_table
+
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    row = {
+        "url": "https://example.org/" + "x" * 120,
+        "name": "A very long outlet name " * 3,
+        "title": None,
+        "status": "failing",
+        "source": "config",
+        "active": 1,
+        "failures": 3,
+        "articles": 12,
+        "last_ok_at": None,
+        "next_attempt_at": None,
+        "last_warning": None,
+        "last_error": "cannot connect: " + "connection refused " * 10,
+    }
+    wide = format_table([row], now)
+    assert max(map(len, wide.splitlines())) > 200
+    narrow = format_table([row], now, width=100)
+    assert max(map(len, narrow.splitlines())) <= 100
+    assert "failing" in narrow and "…" in narrow
