@@ -89,8 +89,15 @@ def test_a_hostile_outlet_through_feeds_import_and_poll_once(tmp_path, sample_wa
             f'<opml version="2.0"><body>{outlines}</body></opml>', encoding="utf-8"
         )
 
-        imported = run_monitor(
+        probed = run_monitor(
             "feeds", "import", "shared.opml", "--config", str(config), cwd=tmp_path
+        )
+        assert probed.returncode == 0, probed.stderr
+        # the import's own probe meets the internal redirect and does not add the feed ...
+        assert "3 refused, 1 not working" in probed.stdout and "refused: redirect" in probed.stderr
+        # ... and forced in anyway, the poll refuses it too
+        imported = run_monitor(
+            "feeds", "import", "shared.opml", "--force", "--config", str(config), cwd=tmp_path
         )
         assert imported.returncode == 0, imported.stderr
         assert "imported 1 new feeds" in imported.stdout and "3 refused" in imported.stdout

@@ -2,7 +2,9 @@
 
 `monitor feeds import` refuses file:// and every URL whose host resolves to an
 internal address (loopback, private, link-local, metadata), however it is
-spelt, unless `--allow-private` is given. Nothing is fetched while importing.
+spelt, unless `--allow-private` is given. A refused URL is never fetched; the import
+probes only the feeds it would add (here --force skips that: the accepted addresses are
+on the internet, which tests never reach).
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ def config(tmp_path: Path, sample_watchlists: Path) -> Path:
 
 def test_import_refuses_internal_addresses_and_local_files(tmp_path, config):
     opml = write_opml(tmp_path, REFUSED + ACCEPTED)
-    done = run_monitor("feeds", "import", str(opml), "--config", str(config), cwd=tmp_path)
+    done = run_monitor(
+        "feeds", "import", str(opml), "--force", "--config", str(config), cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert "imported 2 new feeds" in done.stdout and f"{len(REFUSED)} refused" in done.stdout
     for line, url in enumerate(REFUSED, start=5):  # the first outline is on line 5
@@ -74,7 +78,14 @@ def test_import_refuses_internal_addresses_and_local_files(tmp_path, config):
 def test_allow_private_imports_them_all(tmp_path, config):
     opml = write_opml(tmp_path, REFUSED + ACCEPTED)
     done = run_monitor(
-        "feeds", "import", str(opml), "--allow-private", "--config", str(config), cwd=tmp_path
+        "feeds",
+        "import",
+        str(opml),
+        "--allow-private",
+        "--force",
+        "--config",
+        str(config),
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert f"imported {len(REFUSED) + len(ACCEPTED)} new feeds" in done.stdout
