@@ -52,6 +52,9 @@ class PollConfig:
     max_title_chars: int = _FIELD_LIMITS.title
     max_summary_chars: int = _FIELD_LIMITS.summary
     max_content_chars: int = _FIELD_LIMITS.content
+    # an article published longer ago than this goes to the digest only, never an instant
+    # alert; so does everything in a feed's first fetch (its backlog). 0: no age limit
+    alert_max_age_hours: float = 24
     # what a public feed may not redirect to, nor an OPML file name (netpolicy.py)
     internal_networks: tuple[str, ...] = ("not-global",)
 
@@ -132,6 +135,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Any]]] = {
             "max_summary_chars": int,
             "max_content_chars": int,
             "internal_networks": list[str],
+            "alert_max_age_hours": float,
         },
     ),
     "digest": (

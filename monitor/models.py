@@ -21,6 +21,7 @@ class Feed:
     last_modified: str | None = None
     failures: int = 0
     content_hash: str | None = None  # of the last body stored: an identical 200 is skipped
+    polled: bool = False  # fetched successfully before: its first fetch is a backlog
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,10 @@ def help_text(admin: bool) -> str:
             continue
         lines.append(f"<code>{e(command.usage)}</code> — {e(command.description)}")
     lines.append(
+        "\nInstant alerts are for new stories on high-priority topics. A newly added feed's"
+        " backlog and stories more than a day old wait for the digest, as do the rest."
+    )
+    lines.append(
         "\nExamples: <code>/subscribe officials ken-salazar</code>, "
         "<code>/digesttime 18:00 Europe/Madrid</code>, <code>/mute 8</code>, "
         "<code>/search Zambada extradition</code>"

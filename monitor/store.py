@@ -466,12 +466,13 @@ class Store:
         """Active feeds whose next attempt has come, the slowest last time first: a server
         that takes its time (or its timeout) overlaps the rest of the cycle, not its end."""
         rows = self._rows(
-            """SELECT url, name, lang, etag, last_modified, failures, content_hash FROM feeds
+            """SELECT url, name, lang, etag, last_modified, failures, content_hash,
+                 last_ok_at IS NOT NULL AS polled FROM feeds
                WHERE active = 1 AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
                ORDER BY coalesce(last_duration, 0) DESC, url""",
             (iso(now),),
         )
-        return [Feed(**row) for row in rows]
+        return [Feed(**{**row, "polled": bool(row["polled"])}) for row in rows]
 
     def feed_rows(self, include_inactive: bool = False) -> list[dict]:
         """Every feed with its status and article count, for `monitor feeds`."""

@@ -307,10 +307,14 @@ def _store_new_articles(rt: Runtime, item: ReadFeed, report: CycleReport, now: d
     with rt.store.transaction():
         new_articles = rt.store.add_new_articles(feed.url, parsed.articles, now, parsed.title_keys)
         stored = rt.store.add_hits(_hits_of(rt, new_articles, item.hits), now)
-        queued = queue_alerts(rt, new_articles, stored, now)
-        recipients = partial(alert_recipients, rt, now)  # looked up only when a story surges
-        titles = rt.library.topic_titles()
-        queued += queue_surges(rt.store, feed.url, recipients, titles, rt.config.digest, now)
+        fresh = alertable(feed, new_articles, now, rt.config.poll.alert_max_age_hours)
+        queued = queue_alerts(
+            rt, fresh, [h for h in stored if h.article_id in fresh_ids(fresh)], now
+        )
+        if feed.polled:  # a first fetch is a backlog: its stories surge nobody's phone
+            recipients = partial(alert_recipients, rt, now)  # looked up only when one surges
+            titles = rt.library.topic_titles()
+            queued += queue_surges(rt.store, feed.url, recipients, titles, rt.config.digest, now)
         rt.store.record_fetch(
             feed.url,
             now,
@@ -329,6 +333,29 @@ def _store_new_articles(rt: Runtime, item: ReadFeed, report: CycleReport, now: d
     report.alerts_queued += queued
     if stored:
         log.info("feed=%s new_articles=%d hits=%d", feed.url, len(new_articles), len(stored))
+
+
+def alertable(
+    feed: Feed, articles: Sequence[Article], now: datetime, max_age_hours: float
+) -> list[Article]:
+    """The new articles that may alert at once; the rest wait for the digest.
+
+    None of a feed's first fetch (adding a feed of twelve weeks-old items sent twelve
+    instant alerts; a 300-feed farm's first poll, 138), and none published more than
+    `max_age_hours` ago. An article without a date counts as published when first seen.
+    """
+    if not feed.polled:
+        if articles:
+            log.info("feed=%s first fetch: %d articles to the digest only", feed.url, len(articles))
+        return []
+    if not max_age_hours:
+        return list(articles)
+    oldest = now - timedelta(hours=max_age_hours)
+    return [a for a in articles if a.published_at is None or a.published_at >= oldest]
+
+
+def fresh_ids(articles: Sequence[Article]) -> set[str]:
+    return {article.id for article in articles}
 
 
 def _hits_of(rt: Runtime, articles: Sequence[Article], matched: Sequence[Hit] | None) -> list[Hit]:

@@ -132,6 +132,26 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         session.exitstatus = 1
 
 
+def prime_feeds(store: Store, now: datetime | None = None) -> None:
+    """Mark every active feed as fetched before (no validators, so the next poll reads it in
+    full): its items are then news that may alert, not the backlog of a first fetch, which
+    goes to the digest only."""
+    moment = now or datetime(2026, 1, 1, tzinfo=UTC)
+    for row in store.feed_rows():
+        store.record_fetch(row["url"], moment, ok=True, status=304)
+
+
+def prime_database(path: Path, urls: list[str]) -> None:
+    """`prime_feeds` for a database a `monitor` subprocess will use (it syncs the config's
+    feeds itself; these rows are the same)."""
+    store = Store(path)
+    try:
+        store.sync_feeds(((url, None, None) for url in urls), datetime(2026, 1, 1, tzinfo=UTC))
+        prime_feeds(store)
+    finally:
+        store.close()
+
+
 def run_monitor(*args: str, cwd: Path, stdin: str | None = None, timeout: float = 90):
     """Run the `monitor` command as a user would: a subprocess, no token, minimal env."""
     import subprocess

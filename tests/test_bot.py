@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from conftest import rss
+from conftest import prime_database, prime_feeds, rss
 from fakes.bot_api import FakeBotAPI
 from fakes.feed_server import FeedServer, Route
 
@@ -79,6 +79,7 @@ def make_runtime(telegram_config, clock, fake) -> Runtime:
     rt = build_telegram_runtime(telegram_config, fake.token, limits=FAST)
     rt.clock = clock
     sync_config_feeds(rt)
+    prime_feeds(rt.store)  # items are news, not a first fetch's backlog
     return rt
 
 
@@ -338,6 +339,7 @@ def test_a_failing_handler_answers_one_line(telegram_config, clock, fake, monkey
 def test_monitor_run_with_a_token_polls_alerts_and_stops_on_sigterm(
     telegram_config, fake, monkeypatch
 ):
+    telegram_config = news_not_backlog(telegram_config)
     setup = Store(telegram_config.storage.path)
     setup.subscribe(str(CHAT), "sample", [], datetime.now(UTC))
     setup.enqueue(
@@ -424,7 +426,15 @@ def test_digest_missed_while_down_goes_out_at_start(telegram_config, clock, fake
     assert not digest_missed(rt, str(CHAT), clock.now)
 
 
+def news_not_backlog(config):
+    """The real clock runs here: the items (dated 20 November) are news whatever their age,
+    and the feed has been fetched before."""
+    prime_database(config.storage.path, [f.url for f in config.feeds])
+    return replace(config, poll=replace(config.poll, alert_max_age_hours=0))
+
+
 def test_poll_once_with_a_token_alerts_subscribers(telegram_config, fake, monkeypatch):
+    telegram_config = news_not_backlog(telegram_config)
     store = Store(telegram_config.storage.path)
     store.subscribe(str(CHAT), "ops", [], datetime.now(UTC))
     store.close()

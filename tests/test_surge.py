@@ -10,7 +10,7 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import rss
+from conftest import prime_feeds, rss
 from fakes.bot_api import parse_telegram_html
 from fakes.feed_server import FeedServer, Route
 
@@ -46,6 +46,7 @@ class Newsroom:
             clock=clock,
         )
         sync_config_feeds(self.rt)
+        prime_feeds(self.rt.store)  # the outlets' stories are news, not a first backlog
 
     def carry(self, outlets: str, story: dict, after_minutes: float = 0) -> int:
         """The outlets publish `story` (each under its own guid), the clock moves on, one

@@ -8,7 +8,7 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import rss
+from conftest import prime_feeds, rss
 from fakes.feed_server import FeedServer, Route
 
 from monitor.config import FeedConfig
@@ -42,6 +42,7 @@ def make_runtime(config, clock, feeds, stream):
         clock=clock,
     )
     sync_config_feeds(rt)
+    prime_feeds(rt.store)  # items are news, not a first fetch's backlog
     return rt
 
 
