@@ -288,7 +288,8 @@ async def on_start(update: Update, context: Context, rt: Runtime, args: list[str
 
 
 async def on_help(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
-    await reply(update, replies.help_text(chats.is_admin(rt.config, _user_id(update))))
+    admin = chats.is_admin(rt.config, _user_id(update))
+    await reply(update, replies.help_text(admin, rt.config.poll.alert_max_age_hours))
 
 
 async def on_watchlists(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:

@@ -80,7 +80,7 @@ def welcome_text(settings: ChatSettings, resumed: int) -> str:
     return "\n".join(lines)
 
 
-def help_text(admin: bool) -> str:
+def help_text(admin: bool, max_age_hours: float = 24) -> str:
     lines = ["<b>Commands</b>"]
     for command in COMMANDS:
         if command.admin and not admin:
@@ -88,7 +88,9 @@ def help_text(admin: bool) -> str:
         lines.append(f"<code>{e(command.usage)}</code> — {e(command.description)}")
     lines.append(
         "\nInstant alerts are for new stories on high-priority topics. A newly added feed's"
-        " backlog and stories more than a day old wait for the digest, as do the rest."
+        " backlog"
+        + (f" and stories more than {max_age_hours:g} hours old" if max_age_hours else "")
+        + " wait for the digest, as does everything else."
     )
     lines.append(
         "\nExamples: <code>/subscribe officials ken-salazar</code>, "
