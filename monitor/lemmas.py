@@ -4,9 +4,12 @@
 is "fly". The matcher keys lower-case term words and article words by their lemma, so
 a rule written with one form finds the others, in either language.
 
-- Gender is kept. simplemma takes "mandataria" to "mandatario", but "la mandataria"
-  is Mexico's president and "el mandatario estadounidense" is not: a feminine form
-  keeps its own key.
+- Gender, where the analyst writes it. simplemma takes "mandataria" to "mandatario",
+  but "la mandataria" is Mexico's president and "el mandatario estadounidense" is
+  not. So a term written in the feminine keeps its own key and finds feminine forms
+  only, while a masculine (or neutral) term finds both: "mexicano" finds "mexicana".
+  An article word is therefore looked up under its lemma and, when it is feminine,
+  under its feminine form too (`keys`).
 - Memory. simplemma's plain dictionaries cost 110 MB in every process that matches
   (the worker and each parse worker); its MARISA tries cost 12 MB. The tries are
   built once (about 2 s) into the user cache folder, written under a temporary name
@@ -29,26 +32,38 @@ LANGUAGES = ("es", "en")
 CACHE_ENV = "NEWS_MONITOR_CACHE"  # where the tries go; default: the user cache folder
 
 
-def lemma_key(word: str, lemma: str) -> str:
-    """The key a lower-case `word` is matched by, given its dictionary `lemma`."""
+def feminine(word: str, lemma: str) -> str | None:
+    """The feminine singular of `word` when its lemma is the masculine ("mandatarias",
+    "mandatario" -> "mandataria"), else None."""
     base = word[:-1] if word.endswith("s") else word
     if base.endswith("a") and lemma[-1:] in ("o", "e") and lemma[:-1] == base[:-1]:
-        return base  # feminine: mandataria(s) stays apart from mandatario
-    return lemma
+        return base
+    return None
+
+
+def term_key(word: str, lemma: str) -> str:
+    """The key a lower-case term word is matched by: its feminine form if it is one."""
+    return feminine(word, lemma) or lemma
+
+
+def keys(word: str, lemma: str) -> tuple[str, ...]:
+    """The keys an article word is looked up under: its lemma, and its feminine form."""
+    female = feminine(word, lemma)
+    return (lemma, female) if female else (lemma,)
 
 
 @cache
 def lemmatizer() -> Callable[[str], str]:
-    """word -> matching key, for Spanish and English words in one text."""
+    """word -> its lemma, for Spanish and English words in one text."""
     from simplemma import Lemmatizer
     from simplemma.strategies import DefaultStrategy
 
     lemmatize = Lemmatizer(lemmatization_strategy=DefaultStrategy(dictionary_factory=_factory()))
 
-    def key(word: str) -> str:
-        return lemma_key(word, lemmatize.lemmatize(word, lang=LANGUAGES))
+    def lemma(word: str) -> str:
+        return lemmatize.lemmatize(word, lang=LANGUAGES)
 
-    return key
+    return lemma
 
 
 def _factory():

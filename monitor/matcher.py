@@ -34,6 +34,8 @@ from itertools import repeat
 
 from rapidfuzz.distance import OSA
 
+from .lemmas import keys as lemma_keys
+from .lemmas import term_key
 from .models import Article, Hit
 from .termcheck import MAX_WORD_LETTERS
 from .textnorm import TOKEN_RE, fold, is_acronym, is_upper_word, sentence_ends, token_key
@@ -171,7 +173,7 @@ class Matcher:
                 words.append(wid)
                 max_typos.append(typos)
                 if self.lemma and raw[:1].islower() and len(raw) >= MIN_LEMMA_LEN and raw.isalpha():
-                    lemma = fold(self.lemma(raw))
+                    lemma = fold(term_key(raw, self.lemma(raw)))
                     ids = self._lemma_ids.setdefault(lemma, [])
                     if wid not in ids:  # "rechazar" also stands for rechaza, rechazó ...
                         ids.append(wid)
@@ -240,8 +242,10 @@ class Matcher:
             and token.isalpha()
             and self.lemma is not None
         ):
-            for wid in self._lemma_ids.get(fold(self.lemma(token.lower())), ()):
-                found.setdefault(wid, 0)
+            lower = token.lower()
+            for lemma_key in lemma_keys(lower, self.lemma(lower)):
+                for wid in self._lemma_ids.get(fold(lemma_key), ()):
+                    found.setdefault(wid, 0)
         if (
             self._max_typos
             and MIN_FUZZY_LEN - self._max_typos <= len(key) <= self._max_fuzzy_len

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from monitor.lemmas import lemma_key, lemmatizer
+from monitor.lemmas import keys, lemmatizer, term_key
 from monitor.library import compile_matcher
 from monitor.models import Article
 from monitor.watchlists import Topic, Watchlist
@@ -52,9 +52,12 @@ def test_gender_and_names_are_kept_apart(term, text):
     assert topics((term,), text) == set()
 
 
-def test_the_feminine_key_keeps_its_plural():
-    assert lemma_key("mandatarias", "mandatario") == "mandataria"
-    assert lemma_key("operaciones", "operación") == "operación"
+def test_a_feminine_term_keeps_its_gender_and_a_masculine_one_finds_both():
+    assert term_key("mandataria", "mandatario") == "mandataria"
+    assert term_key("operaciones", "operación") == "operación"
+    assert keys("mandatarias", "mandatario") == ("mandatario", "mandataria")
+    assert topics(("ley mexicano",), "Critican la ley mexicana") == {"ley mexicano"}
+    assert topics(("la mandataria",), "La mandataria respondió") == {"la mandataria"}
 
 
 def test_processes_starting_together_build_the_lemma_tries_once_and_whole(tmp_path):
