@@ -329,9 +329,13 @@ async def on_unsubscribe(update: Update, context: Context, rt: Runtime, args: li
         markup = _buttons("unsub", mine, extra=[("All of them", "all")])
         await reply(update, "Tap what to stop following:", markup)
         return
-    if len(args) > 1:
-        raise UserError("One watchlist at a time, or all.")
     chat_id = _chat_id(update)
+    if len(args) > 1:  # /unsubscribe officials ken-salazar: some topics only
+        left = await off_loop(
+            update, lambda: chats.unsubscribe_topics(rt, chat_id, args[0], args[1:], rt.clock())
+        )
+        await reply(update, replies.topics_left_text(args[0].lower(), left))
+        return
     dropped = await off_loop(update, lambda: chats.unsubscribe(rt, chat_id, args[0]))
     await reply(update, replies.unsubscribed_text(dropped))
 

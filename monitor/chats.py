@@ -102,22 +102,53 @@ def subscribe(
     if watchlist is None:
         known = ", ".join(w.id for w in rt.library.watchlists) or "none"
         raise UserError(f"There is no watchlist “{watchlist_id}”. Available: {known}.")
-    known_topics = {t.id for t in watchlist.topics}
+    wanted = _topics_of(watchlist, topic_ids)
+    current = _subscription(rt, chat_id, watchlist.id)
+    if current and not current.paused and current.topics and wanted:
+        wanted = [*current.topics, *(t for t in wanted if t not in current.topics)]  # adds
+    # naming topics narrows a whole-watchlist subscription to them; naming none widens it
+    rt.store.subscribe(chat_id, watchlist.id, wanted, now)
+    rt.chat_changed(chat_id)
+    return _subscription(rt, chat_id, watchlist.id)  # type: ignore[return-value]
+
+
+def unsubscribe_topics(
+    rt: Runtime, chat_id: str, watchlist_id: str, topic_ids: list[str], now: datetime
+) -> Subscription | None:
+    """Stop following some topics of a watchlist; the subscription that is left, or None
+    when no topic is left (then the watchlist is dropped)."""
+    watchlist = rt.library.get(watchlist_id.strip().lower())
+    current = _subscription(rt, chat_id, watchlist.id) if watchlist else None
+    if watchlist is None or current is None:
+        mine = ", ".join(s.watchlist for s in rt.store.subscriptions(chat_id)) or "nothing yet"
+        raise UserError(f"You are not subscribed to “{watchlist_id}” (you have: {mine}).")
+    dropped = _topics_of(watchlist, topic_ids)
+    following = list(current.topics) or [t.id for t in watchlist.topics]
+    left = [t for t in following if t not in dropped]
+    if not left:
+        rt.store.unsubscribe(chat_id, watchlist.id)
+        rt.chat_changed(chat_id)
+        return None
+    rt.store.subscribe(chat_id, watchlist.id, left, now)
+    rt.chat_changed(chat_id)
+    return _subscription(rt, chat_id, watchlist.id)
+
+
+def _topics_of(watchlist, topic_ids: list[str]) -> list[str]:
+    """The topic ids named in `topic_ids` (spaces or commas), all of them real."""
+    known = {t.id for t in watchlist.topics}
     wanted = [t.lower() for arg in topic_ids for t in arg.replace(",", " ").split()]
-    unknown = [t for t in wanted if t not in known_topics]
+    unknown = [t for t in wanted if t not in known]
     if unknown:
         raise UserError(
             f"“{watchlist.id}” has no topic {', '.join(unknown)}. "
-            f"Its topics: {', '.join(sorted(known_topics))}."
+            f"Its topics: {', '.join(sorted(known))}."
         )
-    current = next(
-        (s for s in rt.store.subscriptions(chat_id) if s.watchlist == watchlist.id), None
-    )
-    if current and not current.paused:  # subscribing adds topics; an all-topics one stays so
-        wanted = [] if not current.topics or not wanted else [*current.topics, *wanted]
-    rt.store.subscribe(chat_id, watchlist.id, wanted, now)
-    rt.chat_changed(chat_id)
-    return next(s for s in rt.store.subscriptions(chat_id) if s.watchlist == watchlist.id)
+    return list(dict.fromkeys(wanted))
+
+
+def _subscription(rt: Runtime, chat_id: str, watchlist_id: str) -> Subscription | None:
+    return next((s for s in rt.store.subscriptions(chat_id) if s.watchlist == watchlist_id), None)
 
 
 def unsubscribe(rt: Runtime, chat_id: str, target: str) -> list[str]:

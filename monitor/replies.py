@@ -15,6 +15,7 @@ from typing import Any
 
 from .chats import MAX_RECENT, ChatSettings
 from .library import WatchlistLibrary
+from .models import Subscription
 from .render import TELEGRAM_LIMIT, bold_term, local_time
 from .store import SNIPPET_CLOSE, SNIPPET_OPEN
 
@@ -39,7 +40,11 @@ COMMANDS = (
     Command("help", "", "All commands"),
     Command("watchlists", "", "Watchlists you can follow, with their topics"),
     Command("subscribe", "<watchlist> [topic …]", "Follow a watchlist, or some of its topics"),
-    Command("unsubscribe", "<watchlist>|all", "Stop following a watchlist, or all"),
+    Command(
+        "unsubscribe",
+        "<watchlist> [topic …]|all",
+        "Stop following a watchlist, some topics, or all",
+    ),
     Command("mysubs", "", "What you follow, your digest time, mute"),
     Command("digest", "", "Today's digest so far, now"),
     Command("digesttime", "HH:MM [Area/City]", "Your daily digest time and time zone"),
@@ -134,6 +139,12 @@ def unsubscribed_text(dropped: list[str]) -> str:
     if not dropped:
         return "You had no subscriptions."
     return f"Unsubscribed from {e(', '.join(dropped))}. No more alerts or digests for them."
+
+
+def topics_left_text(watchlist: str, left: Subscription | None) -> str:
+    if left is None:
+        return f"Unsubscribed from {e(watchlist)}: no topic of it was left."
+    return f"Still following <b>{e(watchlist)}</b>: {e(describe(left.topics))}."
 
 
 def mysubs_text(settings: ChatSettings, now: datetime) -> str:

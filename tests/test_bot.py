@@ -443,3 +443,49 @@ def test_poll_once_with_a_token_alerts_subscribers(telegram_config, fake, monkey
     assert report.alerts_queued == 1 and report.delivery.sent == 1
     [alert] = fake.sent_messages(CHAT)
     assert alert["_plain"].startswith("🔔 US unilateral operations")
+
+
+def test_topics_can_be_added_narrowed_and_removed_one_by_one(telegram_config, clock, fake):
+    """Before: `/unsubscribe officials ken-salazar` answered "One watchlist at a time", and
+    `/subscribe` with topics after a whole-watchlist subscription kept "all topics"."""
+    rt = make_runtime(telegram_config, clock, fake)
+
+    async def scenario():
+        async with running_bot(rt, fake):
+            said = []
+            for text in (
+                "/subscribe ops",
+                "/subscribe sample sheinbaum",
+                "/subscribe sample dea-immunity",
+                "/unsubscribe sample sheinbaum",
+                "/mysubs",
+                "/unsubscribe sample dea-immunity",
+                "/mysubs",
+            ):
+                [answer] = await ask(fake, CHAT, text)
+                said.append(answer["_plain"])
+            return said
+
+    said = asyncio.run(scenario())
+    assert "Subscribed to ops (all topics)" in said[0]
+    assert "Subscribed to sample (sheinbaum)" in said[1]
+    assert "Subscribed to sample (dea-immunity, sheinbaum)" in said[2]
+    assert said[3] == "Still following sample: dea-immunity."
+    assert "• sample: dea-immunity" in said[4] and "• ops: all topics" in said[4]
+    assert said[5] == "Unsubscribed from sample: no topic of it was left."
+    assert "sample" not in said[6]
+
+
+def test_naming_topics_narrows_a_whole_watchlist_subscription(telegram_config, clock, fake):
+    rt = make_runtime(telegram_config, clock, fake)
+
+    async def scenario():
+        async with running_bot(rt, fake):
+            await ask(fake, CHAT, "/subscribe sample")
+            [narrowed] = await ask(fake, CHAT, "/subscribe sample sheinbaum")
+            [removed] = await ask(fake, CHAT, "/unsubscribe ops unilateral")
+            return narrowed["_plain"], removed["_plain"]
+
+    narrowed, removed = asyncio.run(scenario())
+    assert "Subscribed to sample (sheinbaum)" in narrowed
+    assert "You are not subscribed to “ops”" in removed
