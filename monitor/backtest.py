@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from .library import compile_matcher
 from .matcher import Matcher
 from .models import Article, Hit
+from .textnorm import plural
 from .watchlists import Topic, Watchlist
 
 CHANGED, NEW, REMOVED, SAME = "changed", "new topic", "removed topic", "unchanged"
@@ -187,7 +188,9 @@ def render_backtest(
 ) -> str:
     """Readable text: changed topics with their articles, then a one-line total."""
     since = report.since.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-    lines = [f"Backtest over {report.articles} articles stored since {since} ({days} days)."]
+    lines = [
+        f"Backtest over {report.articles} articles stored since {since} ({plural(days, 'day')})."
+    ]
     if report.replaced:
         lines.append(f"Replaces watchlist(s): {', '.join(report.replaced)}.")
     if report.added:

@@ -401,14 +401,11 @@ async def on_search(update: Update, context: Context, rt: Runtime, args: list[st
         raise UserError("Search for what?")
     query = " ".join(args)
     chat_id = _chat_id(update)
-    rows, settings = await off_loop(
+    (rows, corrected), settings = await off_loop(
         update,
-        lambda: (
-            rt.store.search_articles(query, chats.SEARCH_RESULTS),
-            chats.chat_settings(rt, chat_id),
-        ),
+        lambda: (rt.store.search(query, chats.SEARCH_RESULTS), chats.chat_settings(rt, chat_id)),
     )
-    await reply(update, replies.search_texts(query, rows, settings))
+    await reply(update, replies.search_texts(query, rows, settings, corrected))
 
 
 async def on_status(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:

@@ -25,6 +25,7 @@ from .library import WatchlistLibrary, compile_matcher
 from .logsetup import setup_logging
 from .models import Article
 from .store import Store
+from .textnorm import plural
 from .watchlists import CheckReport, check_watchlists, load_watchlists
 
 log = logging.getLogger("monitor")
@@ -271,12 +272,12 @@ def cmd_watchlists_check(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else load_config(args.config).watchlists.path
     report = check_watchlists(path)
     print_problems(report)
-    warned = f", {_plural(len(report.warnings), 'warning')}" if report.warnings else ""
+    warned = f", {plural(len(report.warnings), 'warning')}" if report.warnings else ""
     if not report.ok:
-        print(f"{_plural(len(report.errors), 'error')}{warned} in {path}", file=sys.stderr)
+        print(f"{plural(len(report.errors), 'error')}{warned} in {path}", file=sys.stderr)
         return 2
     topics = sum(len(w.topics) for w in report.watchlists)
-    counts = f"{_plural(len(report.watchlists), 'watchlist')}, {_plural(topics, 'topic')}"
+    counts = f"{plural(len(report.watchlists), 'watchlist')}, {plural(topics, 'topic')}"
     print(f"ok: {counts} in {path}{warned}")
     return 0
 
@@ -289,7 +290,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     checked = check_watchlists(candidate_path)
     print_problems(checked)
     if not checked.ok:
-        print(f"{_plural(len(checked.errors), 'error')} in {candidate_path}", file=sys.stderr)
+        print(f"{plural(len(checked.errors), 'error')} in {candidate_path}", file=sys.stderr)
         return 2
     baseline_path = Path(args.against) if args.against else config.watchlists.path
     baseline = check_watchlists(baseline_path)
@@ -352,10 +353,6 @@ def _watchlists_to_compare(args: argparse.Namespace):
     for error in report.errors:
         print(f"skipped: {error}", file=sys.stderr)
     return report.watchlists
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def print_problems(report: CheckReport) -> None:

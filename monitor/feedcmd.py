@@ -31,6 +31,7 @@ from .models import Feed
 from .netpolicy import AddressPolicy
 from .opml import OpmlFeed, read_opml, write_opml
 from .store import Store
+from .textnorm import plural
 from .timeutil import parse_iso
 
 URL_RE = re.compile(r"^(https?|file)://\S+$")
@@ -237,7 +238,9 @@ class Probe:
     def describe(self) -> str:
         if self.error:
             return f"cannot use {self.url}: {self.error}"
-        lines = [f"found {self.title or 'an untitled feed'}: {self.entries} entries"]
+        lines = [
+            f"found {self.title or 'an untitled feed'}: {plural(self.entries, 'entry', 'entries')}"
+        ]
         lines += [f"  - {title}" for title in self.samples]
         if self.warning:
             lines.append(f"warning: {self.warning}")

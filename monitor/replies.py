@@ -18,6 +18,7 @@ from .library import WatchlistLibrary
 from .models import Subscription
 from .render import TELEGRAM_LIMIT, bold_term, local_time
 from .store import SNIPPET_CLOSE, SNIPPET_OPEN
+from .textnorm import plural
 
 e = html.escape
 TITLE_MAX = 300
@@ -210,10 +211,15 @@ def recent_texts(rows: list[dict], settings: ChatSettings) -> list[str]:
     return pack(blocks)
 
 
-def search_texts(query: str, rows: list[dict], settings: ChatSettings) -> list[str]:
+def search_texts(
+    query: str, rows: list[dict], settings: ChatSettings, corrected: str | None = None
+) -> list[str]:
     if not rows:
         return [f"Nothing stored matches “{e(query)}”. Every word must appear; try fewer."]
-    blocks = [f"<b>{len(rows)} newest articles matching “{e(query)}”</b>"]
+    if corrected:  # nothing matched as typed: the closest words the index knows did
+        query = f"{corrected}” (nothing matched “{query}"
+    found = plural(len(rows), "article") if len(rows) > 1 else "The one article"
+    blocks = [f"<b>{found} matching “{e(query)}”{', newest first' if len(rows) > 1 else ''}</b>"]
     for row in rows:
         snippet = (
             e(row["snippet"] or "").replace(SNIPPET_OPEN, "<b>").replace(SNIPPET_CLOSE, "</b>")

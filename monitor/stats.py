@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from .store import Store
+from .textnorm import plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,7 @@ def _share(tally: Tally) -> str:
 
 
 def format_stats(topics: list[TopicStats], since: datetime, days: int) -> str:
-    lines = [f"Relevance votes on hits stored since {since:%Y-%m-%d} (last {days} days)"]
+    lines = [f"Relevance votes on hits stored since {since:%Y-%m-%d} (last {plural(days, 'day')})"]
     if not topics:
         return lines[0] + "\nNo hits in that period."
     noisy = [

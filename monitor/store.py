@@ -12,6 +12,7 @@ nothing and duplicates nothing.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import secrets
@@ -30,6 +31,7 @@ from sqlite_utils.migrations import Migrations
 
 from .errors import DatabaseBusy, StoreError
 from .models import Article, Feed, Hit, OutboxMessage, Subscription
+from .textnorm import fold, token_key
 from .timeutil import iso, parse_iso
 from .titles import SeenArticles, TitleIndex, title_key
 
@@ -258,15 +260,42 @@ def m008_hit_ids_never_reused(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX hits_created_at ON hits (created_at)")
 
 
+@migrations()
+def m009_search_words(db: sqlite_utils.Database) -> None:
+    """The words /search has indexed (FTS5's own vocabulary table), so a word the index
+    does not hold, a typo, can be replaced by the closest one it does."""
+    db.execute("CREATE VIRTUAL TABLE articles_fts_words USING fts5vocab(articles_fts, 'row')")
+
+
 SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"  # around matched words in search snippets
 FTS_MAX_WORDS = 8
+PREFIX_FROM = 4  # letters: from here a searched word also finds its longer forms
 
 
-def fts_query(words: str) -> str | None:
+def search_words(query: str) -> list[str]:
+    """The query's words as the index holds them: folded like the matcher (accents,
+    case, possessives, simple plurals: "cárteles" -> "cartel"), at most FTS_MAX_WORDS;
+    a trailing `*` is kept."""
+    words = []
+    for found in re.finditer(r"(\w+)(\*?)", query):
+        key = token_key(fold(found.group(1)))
+        if key:
+            words.append(key + found.group(2))
+    return words[:FTS_MAX_WORDS]
+
+
+def fts_query(words: str | list[str]) -> str | None:
     """A user's words -> a safe FTS5 query: each word quoted (so `AND`, `(` and quotes are
-    plain text), all of them required; a trailing `*` keeps prefix search (`Sheinb*`)."""
-    terms = [f'"{m.group(1)}"{m.group(2)}' for m in re.finditer(r"(\w+)(\*?)", words)]
-    return " ".join(terms[:FTS_MAX_WORDS]) or None
+    plain text), all of them required. A word of four letters or more is a prefix, so the
+    singular the query was folded to finds its plurals ("cartel" finds "cartels",
+    "carteles"); a trailing `*` asks for a prefix of a short word too (`DE*`)."""
+    keys = search_words(words) if isinstance(words, str) else words
+    terms = []
+    for key in keys:
+        bare = key.rstrip("*")
+        prefix = key.endswith("*") or len(bare) >= PREFIX_FROM
+        terms.append(f'"{bare}"' + ("*" if prefix else ""))
+    return " ".join(terms) or None
 
 
 def store_error(path: str, exc: sqlite3.Error) -> StoreError:
@@ -883,7 +912,37 @@ class Store:
             )
         return cursor.rowcount
 
-    def search_articles(self, query: str, limit: int = 10) -> list[dict]:
+    def search(self, query: str, limit: int = 10) -> tuple[list[dict], str | None]:
+        """`search_articles`, and when nothing matches, once more with each word the index
+        does not know replaced by the closest one it does ("sheinbuam" -> "sheinbaum").
+        Returns the rows and the corrected query, or None when it was not corrected."""
+        rows = self.search_articles(query, limit)
+        if rows:
+            return rows, None
+        words = search_words(query)
+        corrected = [self._closest_indexed_word(w) or w for w in words]
+        if corrected == words:
+            return [], None
+        return self.search_articles(corrected, limit), " ".join(corrected)
+
+    def _closest_indexed_word(self, word: str) -> str | None:
+        """The indexed word closest to a word the index does not hold (a typo), or None."""
+        if word.endswith("*") or len(word) < PREFIX_FROM:
+            return None
+        if self._value("SELECT 1 FROM articles_fts_words WHERE term = ?", (word,)):
+            return None
+        # words that start alike are the candidates: a typo rarely hits the first letters
+        near = [
+            r["term"]
+            for r in self._rows(
+                "SELECT term FROM articles_fts_words WHERE term >= ? AND term < ? LIMIT 5000",
+                (word[:2], word[:2] + "\uffff"),
+            )
+        ]
+        close = difflib.get_close_matches(word, near, n=1, cutoff=0.8)
+        return close[0] if close else None
+
+    def search_articles(self, query: str | list[str], limit: int = 10) -> list[dict]:
         """Stored articles matching every word of `query`, newest first.
 
         `snippet` marks the matched words with SNIPPET_OPEN/SNIPPET_CLOSE. The user's

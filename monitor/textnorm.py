@@ -230,3 +230,8 @@ def sentence_ends(text: str) -> list[int]:
                 continue
         ends.append(found.end())
     return ends
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`1 article`, `2 articles`; `many` for irregular plurals (`1 entry`, `3 entries`)."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"

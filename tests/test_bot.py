@@ -409,11 +409,31 @@ def test_search_matches_every_word_accents_folded(store, clock):
         clock.now,
     )
     store.index_new_articles()
-    assert fts_query('AND( "x') == '"AND" "x"'
+    assert fts_query('AND( "x') == '"and" "x"'  # quoted: FTS syntax stays text
     assert [r["id"] for r in store.search_articles("merida bicentennial")] == ["a1"]
     assert {r["id"] for r in store.search_articles("MÉRIDA")} == {"a1", "a2"}
     snippet = store.search_articles("bicentennial")[0]["snippet"]
     assert f"{SNIPPET_OPEN}Bicentennial{SNIPPET_CLOSE}" in snippet
+
+
+def test_search_folds_like_the_matcher_and_corrects_a_typo(store, clock):
+    """Before: "cartel" missed "cartels", and "cárteles" and "sheinbuam" found nothing
+    (issue 16, item 9)."""
+    store.add_new_articles(
+        "f",
+        [
+            Article("a1", "f", "https://e.org/1", "US weighs strikes on cartels"),
+            Article("a2", "f", "https://e.org/2", "Sheinbaum rechaza ataques a cárteles"),
+        ],
+        clock.now,
+    )
+    store.index_new_articles()
+    assert {r["id"] for r in store.search_articles("cartel")} == {"a1", "a2"}
+    assert {r["id"] for r in store.search_articles("cárteles")} == {"a1", "a2"}
+    assert store.search("sheinbaum")[0][0]["id"] == "a2"
+    rows, corrected = store.search("sheinbuam")
+    assert [r["id"] for r in rows] == ["a2"] and corrected == "sheinbaum"
+    assert store.search("zzzzqqq") == ([], None)
 
 
 def test_digest_missed_while_down_goes_out_at_start(telegram_config, clock, fake):
