@@ -83,6 +83,7 @@ def build_application(rt: Runtime, token: str, gate: SendGate) -> Application:
         app.add_handler(CommandHandler(name, command(name, handler), filters=MESSAGES))
     app.add_handler(CallbackQueryHandler(on_button, pattern=r"^(sub|unsub):"))
     app.add_handler(CallbackQueryHandler(on_vote, pattern=r"^vote:"))
+    app.add_handler(CallbackQueryHandler(on_stale_button))  # any other button
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate))
     app.add_handler(MessageHandler(filters.COMMAND & MESSAGES, on_unknown_command))
     app.add_handler(
@@ -482,6 +483,15 @@ async def on_vote(update: Update, context: Context) -> None:
         await query.edit_message_reply_markup(InlineKeyboardMarkup.de_json(marked, context.bot))  # type: ignore[union-attr]
     except BadRequest as exc:  # the message can no longer be edited: the vote still counts
         log.info("vote keyboard not updated chat=%s error=%s", _chat_id(update), exc.message)
+    except Exception:  # the vote is stored and confirmed: a failed tick is no failure
+        log.exception("vote keyboard not updated chat=%s", _chat_id(update))
+
+
+async def on_stale_button(update: Update, context: Context) -> None:
+    """A button this bot no longer knows (an old message, a forged press): answered, so
+    the client's spinner stops, and nothing else happens."""
+    log.info("unknown button chat=%s data=%r", _chat_id(update), update.callback_query.data)  # type: ignore[union-attr]
+    await answer(update.callback_query, "This button no longer works. /help lists the commands.")
 
 
 async def on_migrate(update: Update, context: Context) -> None:

@@ -156,3 +156,37 @@ def test_mark_choice_touches_only_the_pressed_row():
     marked = mark_choice(markup, "6-b", "relevant")
     texts = [[b["text"] for b in row] for row in marked["inline_keyboard"]]
     assert texts == [["1. 👍 relevant"], ["✅ 2. 👍 relevant", "2. 👎 not relevant"]]
+
+
+def test_an_unknown_button_is_answered_so_the_spinner_stops(telegram_config, clock, fake):
+    rt = make_runtime(telegram_config, clock, fake)
+
+    async def scenario():
+        async with running_bot(rt, fake):
+            return await vote(fake, CHAT, "menu:old-layout", 1, ticked=False)
+
+    answer = asyncio.run(scenario())
+    assert answer["text"].startswith("This button no longer works")
+    assert fake.sent_messages(CHAT) == []  # no "Sorry, that failed"
+
+
+def test_a_stored_vote_is_never_followed_by_sorry(telegram_config, clock, fake):
+    """The keyboard edit fails (a 500 here): the vote was stored and confirmed, so the chat
+    hears nothing more; the failure is logged."""
+    rt = make_runtime(telegram_config, clock, fake)
+    rt.store.subscribe(str(CHAT), "sample", ["dea-immunity"], clock.now)
+
+    async def scenario():
+        async with running_bot(rt, fake):
+            await poll_cycle(rt)
+            [alert] = fake.sent_messages(CHAT)
+            up = alert["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+            fake.fail_next("editMessageReplyMarkup", 500)
+            said = await vote(fake, CHAT, up, alert["_message_id"], ticked=False)
+            await asyncio.sleep(0.5)
+            return said, fake.sent_messages(CHAT)
+
+    said, sent = asyncio.run(scenario())
+    assert said["text"].startswith("Thanks: marked relevant")
+    assert [v["vote"] for v in rt.store.votes(str(CHAT))] == ["relevant"]
+    assert not any("Sorry" in m["_plain"] for m in sent)
