@@ -22,6 +22,7 @@ from .models import Subscription
 from .timeutil import MAX_ZONE_NAME, iana_zone, iso, parse_iso
 from .worker import Runtime
 
+DIGESTS_OFF = "off"  # chats.digest_time for a chat that wants no scheduled digest
 MIN_MUTE_HOURS = 1
 MAX_MUTE_HOURS = 24 * 30
 MAX_RECENT = 20
@@ -53,6 +54,15 @@ class ChatSettings:
 
     def wants(self, watchlist: str, topic: str) -> bool:
         return any(s.wants(watchlist, topic) for s in self.active)
+
+    @property
+    def digests_off(self) -> bool:
+        return self.digest_time == DIGESTS_OFF
+
+    @property
+    def wants_digests(self) -> bool:
+        """Subscribed to something, and not `/digesttime off`."""
+        return bool(self.active) and not self.digests_off
 
     def muted(self, now: datetime) -> bool:
         return self.muted_until is not None and self.muted_until > now
@@ -184,7 +194,12 @@ def migrate(rt: Runtime, old_id: str, new_id: str, now: datetime) -> None:
 
 
 def set_digest_time(rt: Runtime, chat_id: str, args: list[str], now: datetime) -> ChatSettings:
-    """`HH:MM [Area/City]`: the chat's own daily digest time and IANA time zone."""
+    """`HH:MM [Area/City]`: the chat's own daily digest time and IANA time zone; `off`: no
+    scheduled digest (alerts and /digest still work) until a time is set again."""
+    if args and args[0].lower() == DIGESTS_OFF and len(args) == 1:
+        rt.store.update_chat(chat_id, now, digest_time=DIGESTS_OFF)
+        rt.chat_changed(chat_id)
+        return chat_settings(rt, chat_id)
     if not args or len(args) > 2:
         raise UserError(
             "Give a time and, if you like, a time zone: /digesttime 07:30 Europe/Madrid"
@@ -198,6 +213,28 @@ def set_digest_time(rt: Runtime, chat_id: str, args: list[str], now: datetime) -
     rt.store.update_chat(chat_id, now, **fields)
     rt.chat_changed(chat_id)
     return chat_settings(rt, chat_id)
+
+
+# zones that are a fixed offset, and the city zone people who type them usually mean
+FIXED_OFFSET_ZONES = {
+    "EST": "America/New_York",
+    "MST": "America/Denver",
+    "HST": "Pacific/Honolulu",
+    "UTC": None,
+    "GMT": None,
+}
+
+
+def zone_note(name: str) -> str | None:
+    """A warning for a zone that ignores daylight saving, with the zone to use instead."""
+    instead = FIXED_OFFSET_ZONES.get(name, "" if name.startswith("Etc/GMT") else None)
+    if instead is None:
+        return None
+    suggestion = f" such as {instead}" if instead else " (for example America/Mexico_City)"
+    return (
+        f"Note: {name} is a fixed offset that ignores daylight saving; for a city's local "
+        f"time use its zone{suggestion}."
+    )
 
 
 def check_zone(name: str) -> str:
@@ -271,7 +308,7 @@ def queue_digest_now(rt: Runtime, chat_id: str, now: datetime, request_key: str)
 def queue_chat_digest(rt: Runtime, chat_id: str, now: datetime) -> int:
     """The scheduled daily digest of one chat: the hits since its last one, in its zone."""
     settings = chat_settings(rt, chat_id)
-    if not settings.active:
+    if not settings.wants_digests:
         return 0
     return queue_digest(rt, chat_id, now, settings.timezone, settings.wants)
 
@@ -281,7 +318,7 @@ def digest_missed(rt: Runtime, chat_id: str, now: datetime) -> bool:
     before: a new subscriber waits for their first scheduled time."""
     settings = chat_settings(rt, chat_id)
     last = parse_iso((rt.store.chat(chat_id) or {}).get("last_digest_at"))
-    if last is None or not settings.active:
+    if last is None or not settings.wants_digests:
         return False
     tz = settings.tz
     hour, minute = (int(x) for x in settings.digest_time.split(":"))

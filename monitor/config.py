@@ -7,6 +7,7 @@ Every key is optional. Relative paths resolve against the config file's folder
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 import tomllib
@@ -214,12 +215,15 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(
                 path,
                 f"[{name}]",
-                "unknown section",
+                f"unknown section{_did_you_mean(name, [*_SECTIONS, 'feeds'])}",
                 hint=f"known sections: {', '.join(sorted([*_SECTIONS, 'feeds']))}",
             )
         if not isinstance(value, dict):
             raise ConfigError(path, f"[{name}]", "must be a table")
         cls, schema = _SECTIONS[name]
+        for key in value:
+            if key not in schema:
+                raise _unknown_key(path, name, key, schema)
         sections[name] = cls(
             **{
                 key: _check_value(path, f"[{name}] {key}", schema.get(key), raw)
@@ -230,6 +234,27 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     config = Config(source=path, feeds=feeds, **sections)
     _check_semantics(config, path)
     return config
+
+
+def _did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown_key(path: Path | None, section: str, key: str, schema: dict) -> ConfigError:
+    if section == "telegram" and key in ("token", "bot_token", "api_token"):
+        return ConfigError(
+            path,
+            f"[telegram] {key}",
+            "the bot token is never read from a file",
+            hint="set it in the environment: export TELEGRAM_BOT_TOKEN=... (and keep it out of git)",
+        )
+    return ConfigError(
+        path,
+        f"[{section}] {key}",
+        f"unknown key{_did_you_mean(key, schema)}",
+        hint=f"[{section}] takes: {', '.join(sorted(schema))}",
+    )
 
 
 def _check_value(path: Path | None, where: str, expected: Any, raw: Any) -> Any:

@@ -38,7 +38,7 @@ def when(entry: DigestEntry, tz: ZoneInfo, digest_date: str) -> str:
 
 def header_line(digest: Digest) -> str:
     if not digest.topics:
-        return f"Digest for {digest.date}: nothing matched today."
+        return f"Digest for {digest.date}: nothing matched."
     counts = ", ".join(f"{t.title} {len(t.entries)}" for t in digest.topics)
     stories = "1 story" if digest.story_count == 1 else f"{digest.story_count} stories"
     return f"Digest for {digest.date} ({digest.timezone}): {stories} — {counts}"

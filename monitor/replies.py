@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from .chats import MAX_RECENT, ChatSettings
+from .chats import MAX_RECENT, ChatSettings, zone_note
 from .library import WatchlistLibrary
 from .models import Subscription
 from .render import TELEGRAM_LIMIT, bold_term, local_time
@@ -48,7 +48,7 @@ COMMANDS = (
     ),
     Command("mysubs", "", "What you follow, your digest time, mute"),
     Command("digest", "", "Today's digest so far, now"),
-    Command("digesttime", "HH:MM [Area/City]", "Your daily digest time and time zone"),
+    Command("digesttime", "HH:MM [Area/City] | off", "Your daily digest time and zone, or off"),
     Command("mute", "<hours>", "Hold instant alerts for a while (digests still come)"),
     Command("unmute", "", "Instant alerts again"),
     Command("recent", f"[n ≤ {MAX_RECENT}]", "The latest hits for what you follow"),
@@ -155,10 +155,13 @@ def mysubs_text(settings: ChatSettings, now: datetime) -> str:
     for sub in settings.subscriptions:
         paused = " (paused)" if sub.paused else ""
         lines.append(f"• <b>{e(sub.watchlist)}</b>: {e(describe(sub.topics))}{paused}")
-    lines.append(
-        f"\nDaily digest at {e(settings.digest_time)} ({e(settings.timezone)}); "
-        f"next: {e(next_digest(settings, now))}."
-    )
+    if settings.digests_off:
+        lines.append("\nDaily digests are off (<code>/digesttime 07:30</code> to resume).")
+    else:
+        lines.append(
+            f"\nDaily digest at {e(settings.digest_time)} ({e(settings.timezone)}); "
+            f"next: {e(next_digest(settings, now))}."
+        )
     if settings.muted(now):
         until = local_time(settings.muted_until.isoformat(), settings.tz)  # type: ignore[union-attr]
         lines.append(f"🔕 Alerts muted until {e(until)}. /unmute to resume.")
@@ -166,6 +169,8 @@ def mysubs_text(settings: ChatSettings, now: datetime) -> str:
 
 
 def next_digest(settings: ChatSettings, now: datetime) -> str:
+    if settings.digests_off:
+        return "none (digests are off)"
     tz = settings.tz
     hour, minute = (int(x) for x in settings.digest_time.split(":"))
     local = now.astimezone(tz)
@@ -176,10 +181,17 @@ def next_digest(settings: ChatSettings, now: datetime) -> str:
 
 
 def digest_time_text(settings: ChatSettings, now: datetime) -> str:
-    return (
+    if settings.digests_off:
+        return (
+            "Daily digests are off; instant alerts and /digest still work. "
+            "<code>/digesttime 07:30</code> turns them back on."
+        )
+    text = (
         f"Your daily digest now comes at {e(settings.digest_time)} ({e(settings.timezone)}); "
         f"next: {e(next_digest(settings, now))}. Alert times are shown in that zone too."
     )
+    note = zone_note(settings.timezone)
+    return f"{text}\n{e(note)}" if note else text
 
 
 def muted_text(until: datetime, settings: ChatSettings) -> str:

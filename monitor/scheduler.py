@@ -128,7 +128,7 @@ def schedule_chat_digest(
     """(Re)plan one chat's daily digest from its settings; none while it follows nothing."""
     job_id = f"digest:{chat_id}"
     settings = chat_settings(rt, chat_id)
-    if not settings.active:
+    if not settings.wants_digests:
         if scheduler.get_job(job_id):
             scheduler.remove_job(job_id)
         return

@@ -509,3 +509,32 @@ def test_naming_topics_narrows_a_whole_watchlist_subscription(telegram_config, c
     narrowed, removed = asyncio.run(scenario())
     assert "Subscribed to sample (sheinbaum)" in narrowed
     assert "You are not subscribed to “ops”" in removed
+
+
+def test_digesttime_off_stops_digests_and_a_fixed_offset_is_warned(telegram_config, clock, fake):
+    rt = make_runtime(telegram_config, clock, fake)
+    rt.store.subscribe(str(CHAT), "sample", [], clock.now)
+
+    async def scenario():
+        async with running_bot(rt, fake):
+            [off] = await ask(fake, CHAT, "/digesttime off")
+            [subs] = await ask(fake, CHAT, "/mysubs")
+            [est] = await ask(fake, CHAT, "/digesttime 08:00 EST")
+            return off["_plain"], subs["_plain"], est["_plain"]
+
+    off, subs, est = asyncio.run(scenario())
+    assert off.startswith("Daily digests are off")
+    assert "Daily digests are off" in subs
+    assert "EST is a fixed offset that ignores daylight saving" in est
+    assert "America/New_York" in est
+
+
+def test_no_scheduled_digest_while_digests_are_off(telegram_config, clock, fake):
+    from monitor.chats import set_digest_time
+
+    rt = make_runtime(telegram_config, clock, fake)
+    rt.store.subscribe(str(CHAT), "sample", [], clock.now)
+    set_digest_time(rt, str(CHAT), ["off"], clock.now)
+    assert queue_chat_digest(rt, str(CHAT), clock.now) == 0
+    set_digest_time(rt, str(CHAT), ["07:30"], clock.now)
+    assert queue_chat_digest(rt, str(CHAT), clock.now) > 0

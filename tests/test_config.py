@@ -102,3 +102,18 @@ def test_example_config_documents_every_key():
         missing = set(schema) - keys
         assert not missing, f"[{section}] keys missing from config.example.toml: {missing}"
     assert set(_FEED_KEYS) <= keys
+
+
+def test_a_misspelt_key_gets_a_did_you_mean_and_a_token_a_pointer_to_the_environment():
+    from monitor.config import parse_config
+
+    with pytest.raises(ConfigError) as typo:
+        parse_config({"poll": {"interval_secs": 60}})
+    assert "[poll] interval_secs: unknown key (did you mean 'interval_seconds'?)" in str(typo.value)
+    with pytest.raises(ConfigError) as section:
+        parse_config({"telegramm": {}})
+    assert "(did you mean 'telegram'?)" in str(section.value)
+    with pytest.raises(ConfigError) as token:
+        parse_config({"telegram": {"token": "123:abc"}})
+    assert "never read from a file" in str(token.value)
+    assert "TELEGRAM_BOT_TOKEN" in token.value.hint and "123:abc" not in str(token.value)

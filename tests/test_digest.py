@@ -116,7 +116,7 @@ def test_long_digest_is_split_on_entry_boundaries(store, clock):
 
 def test_empty_day(store, clock):
     digest = build_digest([], "2026-11-20", TZ, TITLES)
-    assert render_text(digest) == "Digest for 2026-11-20: nothing matched today."
+    assert render_text(digest) == "Digest for 2026-11-20: nothing matched."
     assert "Nothing matched today" in render_html_page(digest)
 
 

@@ -98,7 +98,7 @@ def test_restart_between_digests_loses_and_repeats_nothing(rt, config):
 def test_empty_day_sends_one_line_by_default(rt):
     assert queue_digest(rt, CHAT, at("2026-11-21 13:30"), "America/Mexico_City") == 1
     [payload] = digest_texts(rt).values()
-    assert "Digest for 2026-11-21: nothing matched today." in payload
+    assert "Digest for 2026-11-21: nothing matched." in payload
     assert "reply_markup" not in payload  # no entries, no buttons
 
 
