@@ -295,7 +295,13 @@ class Matcher:
         patterns = [p for t in possible for p in all_patterns(self.topics[t])]
         sentences = any(self.topics[t].needs_sentences for t in possible)
         occurrences = [occ for field in scanned for occ in self._find(*field, patterns, sentences)]
-        texts = {name: text for name, text, *_ in scanned}
+        texts = {
+            name: text
+            for name, text in zip(
+                FIELDS, (article.title, article.summary, article.content), strict=True
+            )
+            if text
+        }
         return decide(self.topics, article.id, occurrences, texts)
 
     def occurrences(self, article: Article, topic: CompiledTopic) -> list[Occurrence]:

@@ -107,10 +107,6 @@ def decide(
         if hit is None:
             continue
         term, score, first, last = hit
-        text = texts[first.field]
-        # an all_of span wider than the snippet is shown around its first member
-        together = last.field == first.field and last.end - first.start <= SNIPPET_WIDTH
-        end = last.end if together else first.end
         hits.append(
             Hit(
                 article_id=article_id,
@@ -118,12 +114,31 @@ def decide(
                 topic=ref.topic.id,
                 term=term,
                 score=score,
-                snippet=snippet_around(text, first.start, end, SNIPPET_WIDTH),
+                snippet=_snippet(first, last, found, texts),
                 field=first.field,
                 priority=ref.topic.priority,
             )
         )
     return hits
+
+
+def _snippet(
+    first: Occurrence, last: Occurrence, found: list[Occurrence], texts: dict[str, str]
+) -> str:
+    """The text around the match. A match in the title is shown as the title already, so
+    its snippet comes from the summary: around the same term there if it recurs, else the
+    summary's opening."""
+    if first.field == "title" and texts.get("summary"):
+        again = next(
+            (o for o in found if o.field == "summary" and o.pattern is first.pattern), None
+        )
+        if again is not None:
+            return snippet_around(texts["summary"], again.start, again.end, SNIPPET_WIDTH)
+        return snippet_around(texts["summary"], 0, 0, SNIPPET_WIDTH)
+    # an all_of span wider than the snippet is shown around its first member
+    together = last.field == first.field and last.end - first.start <= SNIPPET_WIDTH
+    end = last.end if together else first.end
+    return snippet_around(texts[first.field], first.start, end, SNIPPET_WIDTH)
 
 
 def _term_hit(found: list[Occurrence]):

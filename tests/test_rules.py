@@ -127,3 +127,19 @@ all_of = []
             "topic 'unilateral' rule 3: a rule needs all_of: one or more groups of terms",
         ),
     ]
+
+
+def test_a_match_in_the_title_takes_its_snippet_from_the_summary(matcher):
+    """The alert shows the title already: repeating it as the snippet said nothing new."""
+
+    def hit(title, summary):
+        article = Article(id="a", feed_url="f", url="u", title=title, summary=summary)
+        [found] = matcher.match(article)
+        return found
+
+    opening = hit("Ambassador Ken Salazar speaks", "He praised the new accord in Monterrey.")
+    assert (opening.field, opening.snippet) == ("title", "He praised the new accord in Monterrey.")
+    again = hit("Ken Salazar speaks", "Long before the end " * 20 + "Ken Salazar thanked them.")
+    assert again.snippet.endswith("Ken Salazar thanked them.")
+    alone = hit("Ken Salazar speaks", "")
+    assert alone.snippet == "Ken Salazar speaks"
