@@ -67,6 +67,10 @@ def render_text(digest: Digest) -> str:
         lines.append(f"{number}. {entry.title}")
         lines.append(f"   {', '.join(entry.sources)} · {when(entry, tz, digest.date)}{carried}")
         lines.append(f"   matched {entry.term!r}: {entry.snippet}")
+        if entry.relevant or entry.not_relevant:
+            lines.append(
+                f"   votes: 👍 {entry.relevant} relevant · 👎 {entry.not_relevant} not relevant"
+            )
         lines.append(f"   {entry.url}")
     return "\n".join(lines)
 

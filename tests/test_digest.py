@@ -358,3 +358,25 @@ def test_a_title_joins_a_story_that_shares_only_its_commonest_words():
     for row in rows:
         row.update(created_at=f"2026-11-25T0{row['hit_id']}:00:00", priority="normal")
     assert [entry.hit_ids for entry in _collapse(rows)] == [(1, 2), (3,)]
+
+
+def test_the_text_digest_shows_the_votes():
+    from datetime import UTC, datetime
+
+    from monitor.digest import Digest, DigestEntry, DigestTopic
+    from monitor.digest_render import render_text
+
+    entry = DigestEntry(
+        "Title",
+        "https://e.org/1",
+        ("Wire",),
+        datetime(2026, 11, 20, tzinfo=UTC),
+        "X",
+        "s",
+        (1,),
+        ("a",),
+        relevant=2,
+        not_relevant=1,
+    )
+    digest = Digest("2026-11-20", "UTC", (DigestTopic("w", "t", "T", "high", (entry,)),))
+    assert "votes: 👍 2 relevant · 👎 1 not relevant" in render_text(digest)
