@@ -5,25 +5,30 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    NEWS_MONITOR_CACHE=/data/cache
 
 WORKDIR /app
+# Pinned dependencies first (their layer is reused while only the code changes), then the
+# package itself without resolving anything again: the same versions every build.
+COPY requirements.lock ./
+RUN pip install --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
-COPY watchlists ./watchlists
-COPY seeds ./seeds
-COPY config.example.toml ./
-RUN pip install . \
+RUN pip install --no-deps . \
     && useradd --system --uid 10001 --home-dir /data monitor \
     && mkdir -p /data /config \
     && chown monitor /data
 
-# The database and the digest pages live in /data; mount the config read-only at
-# /config/config.toml (its relative paths resolve against /config, so point
-# [storage] path and [digest] html_dir at /data explicitly).
+# seeds/ beside the working folder, where `monitor seeds suggest` looks by default;
+# a default config (database and pages in /data) and the shipped watchlists in /config,
+# both of which a deployment may mount over, read-only.
+COPY seeds ./seeds
+COPY docker/config.toml /config/config.toml
+COPY watchlists /config/watchlists
+
 VOLUME ["/data"]
-USER monitor
-WORKDIR /data
+USER 10001
 
 HEALTHCHECK --interval=5m --timeout=30s --start-period=2m --retries=3 \
     CMD ["monitor", "status", "--config", "/config/config.toml", "--check"]

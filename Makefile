@@ -30,9 +30,16 @@ bench: $(STAMP)
 bench-feeds: $(STAMP)
 	$(BIN)/python benchmarks/bench_feeds.py
 
-lint: $(STAMP)
+LINT_STAMP := $(VENV)/.lint-stamp
+
+$(LINT_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,lint]"
+	touch $(LINT_STAMP)
+
+lint: $(LINT_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
