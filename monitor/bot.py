@@ -46,7 +46,7 @@ from telegram.ext import (
 from . import chats, feedback, replies
 from .deliver.ratelimit import SendGate
 from .deliver.telegram import GateRateLimiter
-from .errors import DatabaseBusy, UserError
+from .errors import DatabaseBusy, DeliveryError, UserError
 from .status import collect_status
 from .worker import Runtime, deliver
 
@@ -94,9 +94,14 @@ def build_application(rt: Runtime, token: str, gate: SendGate) -> Application:
 
 
 async def start_bot(app: Application, poll_timeout: float = 30) -> None:
-    """getMe, the command menu, then polling; pending updates are answered, not dropped."""
-    await app.initialize()
-    await set_commands(app)
+    """getMe, the command menu, then polling; pending updates are answered, not dropped.
+    Telegram out of reach is a `DeliveryError`, to retry."""
+    try:
+        await app.initialize()
+        await set_commands(app)
+    except TelegramError as exc:
+        await app.shutdown()
+        raise DeliveryError(f"cannot start the bot: {exc.message}") from exc
     await app.start()
     await app.updater.start_polling(timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES)  # type: ignore[union-attr]
     log.info("telegram bot polling as @%s", app.bot.username)

@@ -9,6 +9,7 @@ asyncio loop, and each subscriber's digest comes at their own time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ from .cli import build_runtime, telegram_token
 from .config import Config
 from .deliver.ratelimit import Limits, RateLimiter, SendGate
 from .deliver.telegram import TelegramSink
-from .errors import DeliveryError
+from .errors import ConfigError, DeliveryError
 from .scheduler import run_until_stopped
 from .stop import stop_on_signals
 from .worker import CycleReport, Runtime, poll_cycle, sync_config_feeds
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 DRAIN_BUDGET_SECONDS = 60.0  # a drain waiting on rate limits hands over to the next one
 STOP_GRACE_SECONDS = 10.0
-CONNECT_ATTEMPTS = 5
+RETRY_FIRST_SECONDS = 2.0  # Telegram out of reach: the bot's first retry, doubling ...
+RETRY_MAX_SECONDS = 300.0  # ... up to every five minutes
 
 
 async def poll_once(config: Config) -> tuple[CycleReport, list[str]]:
@@ -85,30 +87,60 @@ def telegram_sink(rt: Runtime) -> TelegramSink:
 
 
 async def run_with_bot(rt: Runtime, token: str, poll_timeout: float = 30) -> None:
+    """The worker with the bot. Telegram out of reach at start stops nothing: feeds are
+    polled, alerts wait in the outbox, and the bot starts once Telegram answers (retried
+    with backoff, logged once when it goes and once when it comes back). A token Telegram
+    rejects is a configuration error: it ends the worker at once."""
     sink = telegram_sink(rt)
-    await connect(sink)
     app = build_application(rt, token, sink.gate)
     try:
-        await run_until_stopped(
-            rt,
-            extra_start=lambda: start_bot(app, poll_timeout),
-            extra_stop=lambda: stop_telegram(rt, app),
+        await sink.start()
+        reachable = True
+    except DeliveryError as exc:
+        log.warning(
+            "telegram unreachable: polling feeds anyway; alerts wait in the outbox and the bot "
+            "starts when Telegram answers (retried with backoff): %s",
+            exc,
         )
+        reachable = False
+    starting: list[asyncio.Task] = []
+
+    async def start() -> None:
+        starting.append(
+            asyncio.create_task(_start_bot_when_reachable(sink, app, poll_timeout, reachable))
+        )
+
+    async def stop() -> None:
+        for task in starting:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await stop_telegram(rt, app)
+
+    try:
+        await run_until_stopped(rt, extra_start=start, extra_stop=stop)
     finally:
         await sink.close()
 
 
-async def connect(sink: TelegramSink, attempts: int = CONNECT_ATTEMPTS) -> None:
-    """getMe, retried a few times (the network may come up after us); a bad token fails at once."""
-    for attempt in range(1, attempts + 1):
+async def _start_bot_when_reachable(
+    sink: TelegramSink, app: object, poll_timeout: float, reachable: bool
+) -> None:
+    delay, down = RETRY_FIRST_SECONDS, not reachable
+    while True:
         try:
-            await sink.start()
+            if not reachable:
+                await sink.start()
+            await start_bot(app, poll_timeout)  # type: ignore[arg-type]
+            if down:
+                log.warning("telegram reachable again: the bot is polling, the outbox drains")
             return
-        except DeliveryError as exc:
-            if attempt == attempts:
-                raise
-            log.warning("telegram not reachable yet attempt=%d error=%s", attempt, exc)
-            await asyncio.sleep(2**attempt)
+        except (DeliveryError, ConfigError) as exc:
+            if not down:
+                log.warning("telegram unreachable, retrying with backoff: %s", exc)
+            down, reachable = True, False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RETRY_MAX_SECONDS)
 
 
 async def stop_telegram(rt: Runtime, app: object) -> None:

@@ -505,10 +505,11 @@ class FakeBotAPI:
 
     # ----------------------------------------------------------------- lifecycle
 
-    def start(self) -> FakeBotAPI:
+    def start(self, port: int = 0) -> FakeBotAPI:
+        """Serve on 127.0.0.1:`port` (0: any free port)."""
         if self._server is not None:
             raise RuntimeError("FakeBotAPI already started")
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", port), _Handler)
         server.fake = self
         self._server = server
         self._thread = threading.Thread(
