@@ -61,6 +61,7 @@ async def run_worker(config: Config) -> int:
     token = telegram_token()
     rt = build_telegram_runtime(config, token) if token else build_runtime(config)
     sync_config_feeds(rt)
+    log_mode(rt)
     try:
         if token:
             await run_with_bot(rt, token)
@@ -69,6 +70,16 @@ async def run_worker(config: Config) -> int:
     finally:
         rt.store.close()
     return 0
+
+
+def log_mode(rt: Runtime) -> None:
+    """One line at start on where alerts go, and a warning when there is nothing to poll."""
+    if rt.telegram_enabled:
+        log.info("mode: Telegram bot (TELEGRAM_BOT_TOKEN is set): alerts go to subscribers")
+    else:
+        log.info("mode: console (no TELEGRAM_BOT_TOKEN): alerts and digests print here")
+    if not rt.store.feeds_due(rt.clock()) and not rt.store.feed_rows():
+        log.warning("no feeds configured: add [[feeds]] to the config or `monitor feeds add URL`")
 
 
 def build_telegram_runtime(config: Config, token: str, limits: Limits | None = None) -> Runtime:

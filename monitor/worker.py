@@ -44,6 +44,7 @@ from .library import WatchlistLibrary
 from .models import Article, Feed, Hit
 from .notices import queue_reload_notices
 from .parsepool import ParsePool, ReadFeed, auto_workers, inline_budget_for
+from .progress import Progress
 from .stop import StopSignal
 from .store import Store
 from .surge import queue_surges
@@ -206,6 +207,21 @@ async def _store_all(
     /search when no batch has come for a moment (the cycle waits on slow servers) and
     every INDEX_EVERY_ARTICLES articles: the articles are searchable sooner, and the
     end of the cycle, when one core idles, has little left to do."""
+    progress = Progress(len(pending))
+    try:
+        await _store_batches(rt, writer, batches, pending, report, progress)
+    finally:
+        progress.close()
+
+
+async def _store_batches(
+    rt: Runtime,
+    writer: ThreadPoolExecutor,
+    batches: AsyncIterator[list[ReadFeed]],
+    pending: dict[str, Feed],
+    report: CycleReport,
+    progress: Progress,
+) -> None:
     unindexed = 0  # articles stored since the last index_new_articles
     while True:
         following = asyncio.ensure_future(anext(batches))
@@ -224,6 +240,7 @@ async def _store_all(
             pending.pop(item.result.feed.url, None)
         stored_before = report.articles_new
         await _on_writer(writer, store_feeds, rt, batch, report)
+        progress.done(len(batch), report.articles_new - stored_before)
         unindexed += report.articles_new - stored_before
         if unindexed >= INDEX_EVERY_ARTICLES:
             await _on_writer(writer, rt.store.index_new_articles)
