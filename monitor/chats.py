@@ -299,7 +299,9 @@ def queue_digest_now(rt: Runtime, chat_id: str, now: datetime, request_key: str)
     digest = build_digest(rows, local.date().isoformat(), tz, titles, wl_titles, now)
     queued = 0
     with rt.store.transaction():
-        for index, payload in enumerate(digest_payloads(rt.store, digest, chat_id, now), 1):
+        for index, payload in enumerate(
+            digest_payloads(rt.store, digest, chat_id, now, rt.config.digest), 1
+        ):
             key = f"digest-now:{chat_id}:{request_key}:{index}"
             queued += rt.store.enqueue(chat_id, "digest", key, payload, now)
     return queued

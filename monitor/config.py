@@ -79,6 +79,8 @@ class DigestConfig:
     send_empty: bool = True
     surge_sources: int = 3
     surge_hours: float = 2
+    max_per_topic: int = 10  # stories per topic in a Telegram digest; the page has them all
+    base_url: str = ""  # where html_dir is served (https://…/digests): digests link the day
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, Any]]] = {
             "send_empty": bool,
             "surge_sources": int,
             "surge_hours": float,
+            "max_per_topic": int,
+            "base_url": str,
         },
     ),
     "telegram": (
@@ -166,6 +170,7 @@ _MINIMUMS = {
     "max_bytes": 1024,
     "cycle_deadline_seconds": 1,
     "surge_sources": 2,
+    "max_per_topic": 1,
     "surge_hours": 0.1,
     "max_backoff_seconds": 1,
     "stale_intervals": 1,
@@ -174,6 +179,7 @@ _MINIMUMS = {
     "max_content_chars": 200,
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_MAY_BE_EMPTY = {"[digest] base_url"}  # "": not set
 
 
 def find_config(explicit: str | Path | None) -> Path | None:
@@ -274,6 +280,8 @@ def _check_value(path: Path | None, where: str, expected: Any, raw: Any) -> Any:
         if not isinstance(raw, bool):
             raise ConfigError(path, where, f"must be true or false, not {raw!r}")
         return raw
+    if expected is str and raw == "" and where in _MAY_BE_EMPTY:
+        return raw
     if expected is str or expected is Path:
         if not isinstance(raw, str) or not raw.strip():
             raise ConfigError(path, where, f"must be a non-empty string, not {raw!r}")
@@ -336,6 +344,8 @@ def _check_semantics(config: Config, path: Path | None) -> None:
                 f"not a network: {exc}",
                 hint=f'write networks as "10.0.0.0/8" or "fd00::/8", or "{NOT_GLOBAL}"',
             ) from exc
+    if config.digest.base_url and not re.match(r"^https?://", config.digest.base_url):
+        raise ConfigError(path, "[digest] base_url", "must start with http:// or https://")
     if not re.match(r"^https?://", config.telegram.base_url):
         raise ConfigError(path, "[telegram] base_url", "must start with http:// or https://")
 

@@ -12,7 +12,7 @@ is what the analyst reads first.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,7 @@ class DigestEntry:
     priority: str = "normal"
     relevant: int = 0  # chats that voted the story relevant
     not_relevant: int = 0
+    also_in: tuple[str, ...] = ()  # the titles of the other topics the story hit
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +47,15 @@ class DigestTopic:
     priority: str
     entries: tuple[DigestEntry, ...]
     watchlist_title: str = ""
+    more: int = 0  # stories left out of a capped digest (`Digest.capped`)
 
     @property
     def hit_count(self) -> int:
         return sum(len(e.hit_ids) for e in self.entries)
+
+    @property
+    def story_count(self) -> int:
+        return len(self.entries) + self.more
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +71,22 @@ class Digest:
 
     @property
     def story_count(self) -> int:
-        return sum(len(t.entries) for t in self.topics)
+        return sum(t.story_count for t in self.topics)
+
+    def capped(self, per_topic: int) -> Digest:
+        """At most `per_topic` stories under each topic, the best first; the rest counted
+        in `more`. A busy day's digest was 50 Telegram messages with 1,000 buttons."""
+        return replace(
+            self,
+            topics=tuple(
+                replace(
+                    t,
+                    entries=t.entries[:per_topic],
+                    more=t.more + max(len(t.entries) - per_topic, 0),
+                )
+                for t in self.topics
+            ),
+        )
 
     def numbered(self) -> list[tuple[int, DigestTopic, DigestEntry]]:
         """Every entry with its number (1, 2, …) in reading order: the feedback buttons and
@@ -82,19 +103,42 @@ def build_digest(
     watchlist_titles: Mapping[str, str] | None = None,
     generated_at: datetime | None = None,
 ) -> Digest:
-    """Group hit rows (from `Store.hits_between` / `hits_after`) into a ranked digest."""
+    """Group hit rows (from `Store.hits_between` / `hits_after`) into a ranked digest.
+
+    A story is listed once, under the first of its topics in reading order, with "also
+    in" naming the others: the same headline under three topics was counted as three
+    stories ("18 stories" for 11 links). Stories are found across topics (same URL, or
+    titles sharing 80% of their words), so every count is of distinct stories.
+    """
     titles, wl_titles = topic_titles or {}, watchlist_titles or {}
-    by_topic: dict[tuple[str, str], list[Mapping]] = {}
-    for row in rows:
-        by_topic.setdefault((row["watchlist"], row["topic"]), []).append(row)
+    stories = _collapse(list(rows))
+    per_topic: dict[tuple[str, str], list[list[Mapping]]] = {}
+    for story in stories:
+        for key in dict.fromkeys((r["watchlist"], r["topic"]) for r in story):
+            per_topic.setdefault(key, []).append(story)
+    order = _topic_order(per_topic)
+    placed: dict[tuple[str, str], list[DigestEntry]] = {key: [] for key in order}
+    for story in stories:
+        keys = sorted(dict.fromkeys((r["watchlist"], r["topic"]) for r in story), key=order.index)
+        others = tuple(titles.get(k, k[1]) for k in keys[1:])
+        placed[keys[0]].append(_entry(story, keys[0], others))
     topics = []
-    for (watchlist, topic), topic_rows in by_topic.items():
+    for key in order:
+        if not placed[key]:
+            continue  # every story of this topic is listed under an earlier one
+        watchlist, topic = key
+        topic_rows = [
+            r for story in per_topic[key] for r in story if (r["watchlist"], r["topic"]) == key
+        ]
         priority = "high" if any(r["priority"] == "high" for r in topic_rows) else "normal"
-        entries = sorted(_collapse(topic_rows), key=_entry_rank)
-        title = titles.get((watchlist, topic), topic)
-        wl_title = wl_titles.get(watchlist, watchlist)
-        topics.append(DigestTopic(watchlist, topic, title, priority, tuple(entries), wl_title))
-    return Digest(date, tz.key, tuple(_order_topics(topics)), generated_at)
+        entries = tuple(sorted(placed[key], key=_entry_rank))
+        title = titles.get(key, topic)
+        topics.append(
+            DigestTopic(
+                watchlist, topic, title, priority, entries, wl_titles.get(watchlist, watchlist)
+            )
+        )
+    return Digest(date, tz.key, tuple(topics), generated_at)
 
 
 def _entry_rank(entry: DigestEntry) -> tuple:
@@ -102,27 +146,31 @@ def _entry_rank(entry: DigestEntry) -> tuple:
     return (-len(entry.sources), entry.priority != "high", -published, entry.title)
 
 
-def _order_topics(topics: list[DigestTopic]) -> list[DigestTopic]:
+def _topic_order(per_topic: Mapping[tuple[str, str], list[list[Mapping]]]) -> list[tuple[str, str]]:
     """Watchlists together (the one with high-priority news first, then the busiest);
     inside each, high-priority topics first, then by number of stories."""
+    high = {
+        k: any(r["priority"] == "high" and (r["watchlist"], r["topic"]) == k for s in v for r in s)
+        for k, v in per_topic.items()
+    }
     weight: dict[str, tuple[bool, int]] = {}
-    for t in topics:
-        high, stories = weight.get(t.watchlist, (False, 0))
-        weight[t.watchlist] = (high or t.priority == "high", stories + len(t.entries))
+    for (watchlist, _), stories in per_topic.items():
+        is_high, count = weight.get(watchlist, (False, 0))
+        weight[watchlist] = (is_high or high[(watchlist, _)], count + len(stories))
     return sorted(
-        topics,
-        key=lambda t: (
-            not weight[t.watchlist][0],
-            -weight[t.watchlist][1],
-            t.watchlist,
-            t.priority != "high",
-            -len(t.entries),
-            t.topic,
+        per_topic,
+        key=lambda k: (
+            not weight[k[0]][0],
+            -weight[k[0]][1],
+            k[0],
+            not high[k],
+            -len(per_topic[k]),
+            k[1],
         ),
     )
 
 
-def _collapse(rows: list[Mapping]) -> list[DigestEntry]:
+def _collapse(rows: list[Mapping]) -> list[list[Mapping]]:
     """Merge rows that are one story: same URL, or titles sharing 80% of their words.
 
     Each row joins the first story (in order of creation) it matches. Comparing it
@@ -132,7 +180,7 @@ def _collapse(rows: list[Mapping]) -> list[DigestEntry]:
     stories = _Stories()
     for row in sorted(rows, key=lambda r: (r["created_at"], r["hit_id"])):
         stories.add(row)
-    return [_entry(story) for story in stories.rows]
+    return stories.rows
 
 
 class _Stories:
@@ -186,19 +234,24 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def _entry(story: list[Mapping]) -> DigestEntry:
-    lead = max(story, key=lambda r: r["score"])
+def _entry(story: list[Mapping], topic: tuple[str, str], also_in: tuple[str, ...]) -> DigestEntry:
+    """One story: told by its best hit on `topic`, first published when its earliest
+    outlet published it, with every outlet and every hit (votes land on all of them)."""
+    lead = max(
+        (r for r in story if (r["watchlist"], r["topic"]) == topic), key=lambda r: r["score"]
+    )
     sources: list[str] = []
     for row in story:
         for source in (row.get("sources") or row.get("source") or "").split("\n"):
             if source and source not in sources:
                 sources.append(source)
+    published = [p for p in (parse_iso(r["published_at"]) for r in story) if p is not None]
     relevant, not_relevant = _vote_counts(story)
     return DigestEntry(
         title=lead["title"],
         url=lead["url"],
         sources=tuple(sources),
-        published_at=parse_iso(lead["published_at"]),
+        published_at=min(published) if published else None,
         term=lead["term"],
         snippet=lead["snippet"],
         hit_ids=tuple(r["hit_id"] for r in story),
@@ -206,6 +259,7 @@ def _entry(story: list[Mapping]) -> DigestEntry:
         priority="high" if any(r["priority"] == "high" for r in story) else "normal",
         relevant=relevant,
         not_relevant=not_relevant,
+        also_in=also_in,
     )
 
 

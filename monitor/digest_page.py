@@ -20,7 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .digest import Digest, DigestEntry, DigestTopic
-from .digest_render import sources_text, when
+from .digest_render import also_in_text, sources_text, when
 from .render import bold_term
 from .timeutil import iso, parse_iso
 from .urlsafety import safe_http_url
@@ -121,7 +121,7 @@ def _article(number: int, entry: DigestEntry, tz: ZoneInfo, date: str) -> str:
     return (
         f'<article id="entry-{number}"><span class="num">{number}.</span>{title}'
         f'<div class="meta">{e(sources_text(entry))} · {when(entry, tz, date)}'
-        f" · matched “{e(entry.term)}”</div>"
+        f" · matched “{e(entry.term)}”{e(also_in_text(entry))}</div>"
         f'<p class="snippet">{snippet}</p>{votes}</article>'
     )
 

@@ -44,6 +44,11 @@ def header_line(digest: Digest) -> str:
     return f"Digest for {digest.date} ({digest.timezone}): {stories} — {counts}"
 
 
+def also_in_text(entry: DigestEntry) -> str:
+    """ " · also in: A, B" for a story listed once that hit other topics too."""
+    return f" · also in: {', '.join(entry.also_in)}" if entry.also_in else ""
+
+
 def sources_text(entry: DigestEntry) -> str:
     if len(entry.sources) <= 1:
         return entry.sources[0] if entry.sources else "unknown source"
@@ -65,7 +70,10 @@ def render_text(digest: Digest) -> str:
             lines += ["", f"{topic.title}{flag} · {_stories(topic)} ({topic.topic})"]
         carried = f" · {len(entry.sources)} sources" if len(entry.sources) > 1 else ""
         lines.append(f"{number}. {entry.title}")
-        lines.append(f"   {', '.join(entry.sources)} · {when(entry, tz, digest.date)}{carried}")
+        lines.append(
+            f"   {', '.join(entry.sources)} · {when(entry, tz, digest.date)}{carried}"
+            + also_in_text(entry)
+        )
         lines.append(f"   matched {entry.term!r}: {entry.snippet}")
         if entry.relevant or entry.not_relevant:
             lines.append(
@@ -76,7 +84,8 @@ def render_text(digest: Digest) -> str:
 
 
 def _stories(topic: DigestTopic) -> str:
-    return f"{len(topic.entries)} {'story' if len(topic.entries) == 1 else 'stories'}"
+    count = topic.story_count
+    return f"{count} {'story' if count == 1 else 'stories'}"
 
 
 # -- Telegram HTML ------------------------------------------------------------------
@@ -85,7 +94,9 @@ def render_telegram(digest: Digest) -> list[str]:
     return [part.text for part in render_telegram_parts(digest)]
 
 
-def render_telegram_parts(digest: Digest) -> list[TelegramPart]:
+def render_telegram_parts(digest: Digest, page_url: str | None = None) -> list[TelegramPart]:
+    """Telegram HTML messages, split on entry boundaries below the 4,096 limit. A capped
+    topic ends with "…and N more", linking to the day's page (`page_url`) when there is one."""
     tz = ZoneInfo(digest.timezone)
     header = f"<b>{e(header_line(digest))}</b>"
     parts: list[tuple[str, list]] = [(header, [])]
@@ -97,7 +108,10 @@ def render_telegram_parts(digest: Digest) -> list[TelegramPart]:
             heading += f"<b><u>{e(topic.watchlist_title or topic.watchlist)}</u></b>\n\n"
         if entry is topic.entries[0]:
             heading += f"<b>{e(topic.title)}</b>{_flag(topic)} · {_stories(topic)}\n"
-        block = _cap(heading + _entry_html(number, entry, tz, digest.date))
+        block = heading + _entry_html(number, entry, tz, digest.date)
+        if entry is topic.entries[-1] and topic.more:
+            block += "\n" + _more_html(topic.more, page_url)
+        block = _cap(block)
         text, entries = parts[-1]
         candidate = f"{text}\n\n{block}"  # a blank line between entries: easy to scan
         if len(candidate) <= TELEGRAM_BUDGET and len(entries) < MAX_ENTRIES_PER_PART:
@@ -112,13 +126,23 @@ def render_telegram_parts(digest: Digest) -> list[TelegramPart]:
     return [TelegramPart(text, tuple(entries)) for text, entries in parts]
 
 
+def _more_html(more: int, page_url: str | None) -> str:
+    stories = "story" if more == 1 else "stories"
+    if page_url:
+        return f'<i>…and {more} more {stories}: <a href="{e(page_url, quote=True)}">the day\'s page</a></i>'
+    return f"<i>…and {more} more {stories} (/recent 20 lists the latest)</i>"
+
+
 def _flag(topic: DigestTopic) -> str:
     return " 🔔" if topic.priority == "high" else ""
 
 
 def _entry_html(number: int, entry: DigestEntry, tz: ZoneInfo, digest_date: str) -> str:
     link = f'<a href="{e(entry.url, quote=True)}">{e(entry.title)}</a>'
-    meta = f"{e(sources_text(entry))} · {when(entry, tz, digest_date)} · matched “{e(entry.term)}”"
+    meta = (
+        f"{e(sources_text(entry))} · {when(entry, tz, digest_date)} · matched “{e(entry.term)}”"
+        + e(also_in_text(entry))
+    )
     return f"<b>{number}.</b> {link}\n<i>{meta}</i>\n{bold_term(entry.snippet, entry.term)}"
 
 

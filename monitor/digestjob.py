@@ -61,7 +61,7 @@ def queue_digest(
     with rt.store.transaction():
         rt.store.update_chat(chat_id, now)
         send = digest.topics or rt.config.digest.send_empty
-        payloads = digest_payloads(rt.store, digest, chat_id, now) if send else []
+        payloads = digest_payloads(rt.store, digest, chat_id, now, rt.config.digest) if send else []
         for index, payload in enumerate(payloads):
             part_key = key + (f":{index + 1}" if index else "")
             queued += rt.store.enqueue(chat_id, "digest", part_key, payload, now)

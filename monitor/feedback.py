@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from .config import DigestConfig
 from .deliver.console import CONSOLE_CHAT
 from .digest import Digest
 from .digest_render import render_telegram_parts, render_text
@@ -82,12 +83,17 @@ def cast_vote(store: Store, chat_id: str, data: str, now: datetime) -> str:
     return "Thanks: marked not relevant. Noisy terms get reviewed and tuned."
 
 
-def digest_payloads(store: Store, digest: Digest, chat_id: str, now: datetime) -> list[dict]:
+def digest_payloads(
+    store: Store, digest: Digest, chat_id: str, now: datetime, settings: DigestConfig | None = None
+) -> list[dict]:
     """The outbox payloads of a digest: plain text for the console; for a Telegram chat,
-    HTML parts, each with a 👍 / 👎 row per entry in it."""
+    HTML parts of the top `[digest] max_per_topic` stories of each topic, each part with a
+    👍 / 👎 row per entry in it, and a link to the day's page for the rest."""
     if chat_id == CONSOLE_CHAT:
         return [{"text": render_text(digest), "date": digest.date, "part": 1, "parts": 1}]
-    parts = render_telegram_parts(digest)
+    settings = settings or DigestConfig()
+    page = f"{settings.base_url.rstrip('/')}/{digest.date}.html" if settings.base_url else None
+    parts = render_telegram_parts(digest.capped(settings.max_per_topic), page)
     payloads = []
     for index, part in enumerate(parts, start=1):
         tokens = [

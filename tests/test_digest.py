@@ -213,8 +213,17 @@ def test_entries_rank_by_sources_then_priority_then_recency(store, clock):
 
 def test_topics_grouped_by_watchlist_high_priority_first(store, clock):
     rows = fill(store, clock, STORIES)
-    other = [
-        {**rows[-1], "hit_id": 900 + i, "watchlist": "v", "topic": t, "priority": p}
+    other = [  # other stories (own URL and title) on another watchlist's topics
+        {
+            **rows[-1],
+            "hit_id": 900 + i,
+            "article_id": f"v{i}",
+            "url": f"https://v.example/{i}",
+            "title": f"Another story number {i} on the Vee watchlist",
+            "watchlist": "v",
+            "topic": t,
+            "priority": p,
+        }
         for i, (t, p) in enumerate([("calm", "normal"), ("urgent", "high")])
     ]
     digest = build_digest(rows + other, "2026-11-20", TZ, TITLES, {"w": "Security", "v": "Vee"})
@@ -261,6 +270,7 @@ def test_page_has_every_entry_escapes_every_field_and_shows_votes(store, clock):
 
 
 def test_telegram_parts_number_entries_and_carry_one_button_row_each(store, clock):
+    from monitor.config import DigestConfig
     from monitor.feedback import digest_payloads, parse_vote
 
     stories = [
@@ -268,7 +278,8 @@ def test_telegram_parts_number_entries_and_carry_one_button_row_each(store, cloc
         for i in range(60)
     ]
     digest = build_digest(fill(store, clock, stories), "2026-11-20", TZ, TITLES)
-    payloads = digest_payloads(store, digest, "424242", clock.now)
+    every_story = DigestConfig(max_per_topic=100)  # no cap: the split itself is tested here
+    payloads = digest_payloads(store, digest, "424242", clock.now, every_story)
     assert len(payloads) > 1
     seen = []
     for payload in payloads:
@@ -342,7 +353,7 @@ def test_collapsing_finds_the_same_stories_as_comparing_every_pair():
         )
     expected = _collapse_by_comparing_all(rows)
     assert 100 < len(expected) < 1000  # merges by URL and by title both happened
-    assert [list(entry.hit_ids) for entry in _collapse(rows)] == expected
+    assert [[r["hit_id"] for r in story] for story in _collapse(rows)] == expected
 
 
 def test_a_title_joins_a_story_that_shares_only_its_commonest_words():
@@ -357,7 +368,7 @@ def test_a_title_joins_a_story_that_shares_only_its_commonest_words():
     ]
     for row in rows:
         row.update(created_at=f"2026-11-25T0{row['hit_id']}:00:00", priority="normal")
-    assert [entry.hit_ids for entry in _collapse(rows)] == [(1, 2), (3,)]
+    assert [[r["hit_id"] for r in story] for story in _collapse(rows)] == [[1, 2], [3]]
 
 
 def test_the_text_digest_shows_the_votes():
@@ -380,3 +391,23 @@ def test_the_text_digest_shows_the_votes():
     )
     digest = Digest("2026-11-20", "UTC", (DigestTopic("w", "t", "T", "high", (entry,)),))
     assert "votes: 👍 2 relevant · 👎 1 not relevant" in render_text(digest)
+
+
+def test_a_busy_day_is_capped_per_topic_with_a_link_to_the_page(store, clock):
+    """489 hits once made /digest send 50 messages with about 1,000 vote buttons."""
+    from monitor.config import DigestConfig
+    from monitor.feedback import digest_payloads
+
+    stories = [
+        ("f1", f"x{i}", f"Story {i} about DEA immunity " + "word " * 20, "dea", "high", i)
+        for i in range(70)
+    ]
+    digest = build_digest(fill(store, clock, stories), "2026-11-20", TZ, TITLES)
+    settings = DigestConfig(max_per_topic=10, base_url="https://news.example/digests/")
+    [payload] = digest_payloads(store, digest, "424242", clock.now, settings)
+    assert len(payload["reply_markup"]["inline_keyboard"]) == 10  # buttons for what is shown
+    assert "70 stories" in payload["text"]  # the header counts them all
+    assert "…and 60 more stories" in payload["text"]
+    assert 'href="https://news.example/digests/2026-11-20.html"' in payload["text"]
+    without_page = digest_payloads(store, digest, "424242", clock.now, DigestConfig())[0]
+    assert "…and 60 more stories (/recent 20 lists the latest)" in without_page["text"]

@@ -85,28 +85,36 @@ def test_alert_buttons_store_change_and_tick_the_vote(telegram_config, clock, fa
 
 
 def test_digest_entries_each_have_their_own_buttons(telegram_config, clock, fake):
-    rt = make_runtime(telegram_config, clock, fake)
-    rt.store.subscribe(str(CHAT), "sample", [], clock.now)
+    """Two stories, one of them on two topics: two entries (the first "also in" the other
+    topic), each with its own buttons; a vote lands on that story's hits only."""
+    second = {"title": "Sheinbaum visits Sonora", "link": "https://example.org/b", "guid": "b"}
+    with FeedServer() as feeds:
+        url = feeds.set("/both.xml", Route(body=rss([*ITEMS, second])))
+        config = replace(telegram_config, feeds=(FeedConfig(url=url, name="Wire"),))
+        rt = make_runtime(config, clock, fake)
+        rt.store.subscribe(str(CHAT), "sample", [], clock.now)
 
-    async def scenario():
-        async with running_bot(rt, fake):
-            await poll_cycle(rt)
-            clock.advance(hours=1)
-            await run_chat_digest(rt, str(CHAT))
-            [digest] = [m for m in fake.sent_messages(CHAT) if m["_plain"].startswith("Digest")]
-            rows = digest["reply_markup"]["inline_keyboard"]
-            await vote(fake, CHAT, rows[1][1]["callback_data"], digest["_message_id"])
-            return digest, keyboard(fake, CHAT, digest["_message_id"])
+        async def scenario():
+            async with running_bot(rt, fake):
+                await poll_cycle(rt)
+                clock.advance(hours=1)
+                await run_chat_digest(rt, str(CHAT))
+                [digest] = [m for m in fake.sent_messages(CHAT) if m["_plain"].startswith("Digest")]
+                rows = digest["reply_markup"]["inline_keyboard"]
+                await vote(fake, CHAT, rows[1][1]["callback_data"], digest["_message_id"])
+                return digest, keyboard(fake, CHAT, digest["_message_id"])
 
-    digest, keys = asyncio.run(scenario())
-    assert "1. DEA immunity ends" in digest["_plain"] and "2. DEA immunity ends" in digest["_plain"]
+        digest, keys = asyncio.run(scenario())
+    text = digest["_plain"]
+    assert "1. DEA immunity ends" in text and "2. Sheinbaum visits Sonora" in text
+    assert text.count("DEA immunity ends") == 1 and "also in: Claudia Sheinbaum" in text
     assert keys == [
         ["1. 👍 relevant", "1. 👎 not relevant"],
         ["2. 👍 relevant", CHOSEN + "2. 👎 not relevant"],
     ]
     [stored] = rt.store.votes(str(CHAT))
-    topics = {r["hit_id"]: r["topic"] for r in rt.store.hits_after(0)}
-    assert topics[stored["hit_id"]] == "sheinbaum"  # the second entry, and only it
+    voted = next(r for r in rt.store.hits_after(0) if r["hit_id"] == stored["hit_id"])
+    assert (voted["topic"], voted["title"]) == ("sheinbaum", "Sheinbaum visits Sonora")
 
 
 def test_a_vote_from_a_chat_not_allowed_is_declined(telegram_config, clock, fake):

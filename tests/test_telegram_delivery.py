@@ -116,6 +116,7 @@ def test_alert_fields_are_escaped_and_arrive_intact(config, clock, fake):
 
 
 def test_long_digest_is_split_on_entry_boundaries(config, clock, fake):
+    config = replace(config, digest=replace(config.digest, max_per_topic=100))  # no cap here
     rt = make_runtime(config, clock, fake)
     store = rt.store
     arts = [article(n, title=f"Story {n:03d} " + "on DEA immunity " * 8) for n in range(80)]
