@@ -51,7 +51,9 @@ mark{background:#ffe58a}.empty{font-style:italic}
 """
 
 
-def render_html_page(digest: Digest) -> str:
+def render_html_page(digest: Digest, days: tuple[str | None, str | None] = (None, None)) -> str:
+    """The day's page; `days` is the previous and the next day that have pages, linked
+    beside the index at the top."""
     tz = ZoneInfo(digest.timezone)
     updated = (
         f" · updated {digest.generated_at.astimezone(tz):%Y-%m-%d %H:%M}"
@@ -59,12 +61,13 @@ def render_html_page(digest: Digest) -> str:
         else ""
     )
     body = [
+        _day_links(*days),
         f"<h1>News digest — {e(digest.date)}</h1>",
         f'<p class="meta">{digest.story_count} stories · {digest.hit_count} hits · '
         f"times in {e(digest.timezone)}{updated}</p>",
     ]
     if not digest.topics:
-        body.append('<p class="empty">Nothing matched today.</p>')
+        body.append('<p class="empty">Nothing matched that day.</p>')
     else:
         links = "".join(
             f'<li><a href="#{_anchor(t)}">{e(t.title)}</a> <span class="meta">{len(t.entries)}</span></li>'
@@ -88,6 +91,14 @@ def render_html_page(digest: Digest) -> str:
     if digest.generated_at:
         meta["generated-at"] = iso(digest.generated_at)
     return _page(f"News digest {digest.date}", "\n".join(body), meta)
+
+
+def _day_links(previous: str | None, following: str | None) -> str:
+    links = [f'<a href="{e(previous, quote=True)}.html">← {e(previous)}</a>'] if previous else []
+    links.append('<a href="index.html">all days</a>')
+    if following:
+        links.append(f'<a href="{e(following, quote=True)}.html">{e(following)} →</a>')
+    return f'<nav class="days meta">{" · ".join(links)}</nav>'
 
 
 def _anchor(topic: DigestTopic) -> str:
@@ -148,12 +159,43 @@ def write_html_archive(digest: Digest, html_dir: Path) -> Path:
 
 
 def write_page(digest: Digest, html_dir: Path) -> Path:
+    """The day's page, linked to the days before and after it that have pages. A new day's
+    page gives its predecessor a "next" link too (its neighbours are rewritten)."""
     html_dir.mkdir(parents=True, exist_ok=True)
     page = html_dir / f"{digest.date}.html"
-    temporary = page.with_suffix(".tmp")  # a reader never sees half a page
-    temporary.write_text(render_html_page(digest), encoding="utf-8")
-    temporary.replace(page)
+    days = sorted({p.stem for p in html_dir.glob(PAGE_GLOB)} | {digest.date})
+    at = days.index(digest.date)
+    previous = days[at - 1] if at else None
+    following = days[at + 1] if at + 1 < len(days) else None
+    is_new = not page.exists()
+    _write(page, render_html_page(digest, (previous, following)))
+    if is_new:  # its neighbours now have a new next / previous day
+        if previous:
+            _relink(html_dir / f"{previous}.html", days[at - 2] if at > 1 else None, digest.date)
+        if following:
+            after = days[at + 2] if at + 2 < len(days) else None
+            _relink(html_dir / f"{following}.html", digest.date, after)
     return page
+
+
+_DAY_LINKS = re.compile(r'<nav class="days meta">.*?</nav>')
+
+
+def _relink(page: Path, previous: str | None, following: str | None) -> None:
+    """Rewrite the day links of a page written before (our own markup, one <nav>)."""
+    try:
+        text = page.read_text(encoding="utf-8")
+    except OSError:
+        return
+    relinked, found = _DAY_LINKS.subn(_day_links(previous, following), text, count=1)
+    if found:
+        _write(page, relinked)
+
+
+def _write(page: Path, text: str) -> None:
+    temporary = page.with_suffix(".tmp")  # a reader never sees half a page
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(page)
 
 
 def page_meta(page: Path) -> dict[str, str]:

@@ -161,3 +161,17 @@ def test_noisiest_first_weighs_the_number_of_votes():
     }
     ranked = sorted(tallies, key=lambda name: noisiness(tallies[name]))
     assert ranked == ["6 of 10", "one vote, 100%", "all relevant", "no votes"]
+
+
+def test_day_pages_link_the_index_and_the_days_before_and_after(tmp_path):
+    from monitor.digest import Digest
+    from monitor.digest_page import write_page
+
+    for date in ("2026-11-18", "2026-11-20", "2026-11-19"):  # written out of order
+        write_page(Digest(date, "UTC", ()), tmp_path)
+    pages = {p.stem: p.read_text(encoding="utf-8") for p in tmp_path.glob("2026-*.html")}
+    first, middle, last = (pages[d] for d in ("2026-11-18", "2026-11-19", "2026-11-20"))
+    assert 'href="index.html"' in first and 'href="2026-11-19.html">2026-11-19 →' in first
+    assert "←" not in first
+    assert 'href="2026-11-18.html">← 2026-11-18' in middle and "2026-11-20.html" in middle
+    assert 'href="2026-11-19.html">← 2026-11-19' in last and "→" not in last
