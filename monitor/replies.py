@@ -47,7 +47,7 @@ COMMANDS = (
         "Stop following a watchlist, some topics, or all",
     ),
     Command("mysubs", "", "What you follow, your digest time, mute"),
-    Command("digest", "", "Today's digest so far, now"),
+    Command("digest", "", "Today's stories so far: a preview, your daily digest still has them"),
     Command("digesttime", "HH:MM [Area/City] | off", "Your daily digest time and zone, or off"),
     Command("mute", "<hours>", "Hold instant alerts for a while (digests still come)"),
     Command("unmute", "", "Instant alerts again"),
@@ -96,7 +96,8 @@ def help_text(admin: bool, max_age_hours: float = 24) -> str:
         "\nInstant alerts are for new stories on high-priority topics. A newly added feed's"
         " backlog"
         + (f" and stories more than {max_age_hours:g} hours old" if max_age_hours else "")
-        + " wait for the digest, as does everything else."
+        + " wait for the digest, as does everything else. /digest is a preview of today so far:"
+        " it does not move your daily digest, which still covers everything since the last one."
     )
     lines.append(
         "\nExamples: <code>/subscribe officials ken-salazar</code>, "
