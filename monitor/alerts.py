@@ -1,8 +1,9 @@
 """Instant alerts: one outbox row per (chat, article) for its high-priority hits.
 
 Several topics of one article are one alert. Without Telegram the console
-takes every alert; with it, each subscribed chat that is not muted gets the
-hits on its own subscriptions, rendered later in its own time zone.
+takes every alert; with it, each subscribed chat gets the hits on its own
+subscriptions, rendered later in its own time zone. A muted chat's alerts are
+queued as held: they are sent, in order, once the mute is over.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def queue_alerts(
         return 0
     by_id = {a.id: a for a in articles}
     recipients = alert_recipients(rt, now)
+    muted = rt.store.muted_chats(now) if rt.telegram_enabled else set()
     titles = rt.library.topic_titles()
     queued = 0
     for article_id, article_hits in urgent.items():
@@ -47,7 +49,12 @@ def queue_alerts(
                     rt.store.add_vote_target(hit_ids, chat_id, now)
                 )
             queued += rt.store.enqueue(
-                chat_id, "alert", f"alert:{chat_id}:{article_id}", payload, now
+                chat_id,
+                "alert",
+                f"alert:{chat_id}:{article_id}",
+                payload,
+                now,
+                held=chat_id in muted,
             )
     return queued
 
@@ -59,11 +66,9 @@ def alert_recipients(
     default_tz = rt.config.digest.timezone
     if not rt.telegram_enabled:
         return {CONSOLE_CHAT: (lambda watchlist, topic: True, default_tz)}
-    muted = rt.store.muted_chats(now)
     subs_by_chat: dict[str, list] = {}
     for sub in rt.store.subscriptions(active_only=True):
-        if sub.chat_id not in muted:
-            subs_by_chat.setdefault(sub.chat_id, []).append(sub)
+        subs_by_chat.setdefault(sub.chat_id, []).append(sub)
     return {
         chat_id: (
             (lambda w, t, subs=subs: any(s.wants(w, t) for s in subs)),

@@ -389,8 +389,8 @@ async def on_mute(update: Update, context: Context, rt: Runtime, args: list[str]
 
 async def on_unmute(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:
     chat_id = _chat_id(update)
-    was_muted = await off_loop(update, lambda: chats.unmute(rt, chat_id, rt.clock()))
-    await reply(update, replies.unmuted_text(was_muted))
+    was_muted, held = await off_loop(update, lambda: chats.unmute(rt, chat_id, rt.clock()))
+    await reply(update, replies.unmuted_text(was_muted, held))
 
 
 async def on_recent(update: Update, context: Context, rt: Runtime, args: list[str]) -> None:

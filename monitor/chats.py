@@ -261,11 +261,15 @@ def mute(rt: Runtime, chat_id: str, hours_text: str, now: datetime) -> datetime:
     return until
 
 
-def unmute(rt: Runtime, chat_id: str, now: datetime) -> bool:
-    """Alerts resume now; False when they were not muted."""
+def unmute(rt: Runtime, chat_id: str, now: datetime) -> tuple[bool, int]:
+    """Alerts resume now, the ones held meanwhile first. Returns whether the chat was
+    muted and how many held alerts now follow."""
     was_muted = chat_settings(rt, chat_id).muted(now)
-    rt.store.update_chat(chat_id, now, muted_until=None)
-    return was_muted
+    with rt.store.transaction():
+        held = rt.store.held_count(chat_id)
+        rt.store.update_chat(chat_id, now, muted_until=None)
+        rt.store.release_held(now)
+    return was_muted, held
 
 
 def parse_count(args: list[str], default: int, maximum: int) -> int:

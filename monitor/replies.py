@@ -49,7 +49,7 @@ COMMANDS = (
     Command("mysubs", "", "What you follow, your digest time, mute"),
     Command("digest", "", "Today's stories so far: a preview, your daily digest still has them"),
     Command("digesttime", "HH:MM [Area/City] | off", "Your daily digest time and zone, or off"),
-    Command("mute", "<hours>", "Hold instant alerts for a while (digests still come)"),
+    Command("mute", "<hours>", "Hold instant alerts for a while; they arrive when it ends"),
     Command("unmute", "", "Instant alerts again"),
     Command("recent", f"[n ≤ {MAX_RECENT}]", "The latest hits for what you follow"),
     Command("search", "<words>", "Search every stored article, newest first"),
@@ -198,12 +198,17 @@ def digest_time_text(settings: ChatSettings, now: datetime) -> str:
 def muted_text(until: datetime, settings: ChatSettings) -> str:
     return (
         f"🔕 Instant alerts muted until {e(local_time(until.isoformat(), settings.tz))}. "
-        "Your digest still comes; /unmute to resume sooner."
+        "Alerts that come meanwhile wait and arrive when the mute ends, nothing is dropped; "
+        "your digest still comes. /unmute to end it sooner."
     )
 
 
-def unmuted_text(was_muted: bool) -> str:
-    return "🔔 Instant alerts are on again." if was_muted else "Alerts were not muted."
+def unmuted_text(was_muted: bool, held: int = 0) -> str:
+    if not was_muted:
+        return "Alerts were not muted."
+    if not held:
+        return "🔔 Instant alerts are on again."
+    return f"🔔 Instant alerts are on again; {plural(held, 'alert')} held meanwhile follow now."
 
 
 def recent_texts(rows: list[dict], settings: ChatSettings) -> list[str]:

@@ -164,6 +164,10 @@ def _guarded(
     async def run() -> None:
         try:
             await job(rt)
+        except asyncio.CancelledError:
+            # shutdown cancels the jobs; a drain in flight finishes its message by itself
+            # (it is shielded) and the shutdown waits for it: nothing to report
+            log.debug("job cancelled at shutdown job=%s", name)
         except Exception:
             log.exception("job failed job=%s", name)
 

@@ -97,6 +97,7 @@ def format_status(status: dict[str, Any]) -> str:
         f"feeds: {status['feeds_ok']} ok, {status['feeds_failing']} failing, {status['feeds_total']} total",
         f"articles stored: {status['articles']}; hits today: {status['hits_today']}",
         f"outbox: {status['outbox_pending']} pending, {status['outbox_failed']} failed"
+        + (f", {status['outbox_held']} held for muted chats" if status.get("outbox_held") else "")
         + (
             f", oldest pending {status['outbox_oldest_pending']}"
             if status["outbox_oldest_pending"]

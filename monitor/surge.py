@@ -40,13 +40,15 @@ def queue_surges(
     """Queue the surge alerts this feed's articles set off; returns how many were queued."""
     queued = 0
     chats: Recipients | None = None
+    muted: set[str] = set()
     since = now - timedelta(hours=settings.surge_hours)
     for article_id in store.surge_candidates(feed_url, now):
         outlets = store.story_outlets(article_id, since)
         if len(outlets) < settings.surge_sources:
             continue
         rows = store.article_hits(article_id, priority="normal")
-        chats = recipients() if chats is None else chats
+        if chats is None:
+            chats, muted = recipients(), store.muted_chats(now)
         for chat_id, (wants, zone) in chats.items():
             chosen = [r for r in rows if wants(r["watchlist"], r["topic"])]
             key = f"surge:{chat_id}:{article_id}"
@@ -58,7 +60,8 @@ def queue_surges(
             if chat_id != CONSOLE_CHAT:
                 token = store.add_vote_target([r["hit_id"] for r in chosen], chat_id, now)
                 payload["reply_markup"] = alert_keyboard(token)
-            queued += store.enqueue(chat_id, "surge", key, payload, now)
+            held = chat_id in muted  # a surge is an alert: it waits out a mute too
+            queued += store.enqueue(chat_id, "surge", key, payload, now, held=held)
     return queued
 
 

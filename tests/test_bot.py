@@ -27,7 +27,7 @@ from monitor.models import Article
 from monitor.runner import build_telegram_runtime, poll_once, run_worker, telegram_sink
 from monitor.scheduler import build_scheduler, run_chat_digest
 from monitor.store import SNIPPET_CLOSE, SNIPPET_OPEN, Store, fts_query
-from monitor.worker import Runtime, poll_cycle, sync_config_feeds
+from monitor.worker import Runtime, deliver, poll_cycle, sync_config_feeds
 
 CHAT = 424242
 OTHER = 515151
@@ -306,16 +306,25 @@ def test_mute_holds_alerts_and_start_resumes_a_blocked_chat(telegram_config, clo
             [muted] = await ask(fake, CHAT, "/mute 8")
             await poll_cycle(rt)
             after_mute = len(fake.sent_messages(CHAT))
+            held = [r["status"] for r in rt.store.outbox_rows("alert")]
+            clock.advance(hours=1)
+            await deliver(rt)  # still muted: the alert waits
+            still_held = len(fake.sent_messages(CHAT))
             [unmuted] = await ask(fake, CHAT, "/unmute")
+            await deliver(rt)
+            alerts = fake.sent_messages(CHAT)[still_held + 1 :]
             rt.store.pause_chat(str(CHAT), clock.now)  # as after a 403
             [back] = await ask(fake, CHAT, "/start")
-            return muted, after_mute, unmuted, back
+            return muted, after_mute, held, still_held, unmuted, alerts, back
 
-    muted, after_mute, unmuted, back = asyncio.run(scenario())
+    muted, after_mute, held, still_held, unmuted, alerts, back = asyncio.run(scenario())
     assert "muted until 2026-11-20 17:00 CST" in muted["_plain"]
-    assert after_mute == 2  # /subscribe and /mute answers; no alert
-    assert rt.store.outbox_rows("alert") == []
-    assert "Instant alerts are on again" in unmuted["_plain"]
+    assert "arrive when the mute ends" in muted["_plain"]
+    assert after_mute == still_held == 2  # /subscribe and /mute answers; the alert waits
+    assert held == ["held"]
+    assert "1 alert held meanwhile follow" in unmuted["_plain"]
+    assert len(alerts) == 1 and "DEA" in alerts[0]["_plain"]
+    assert [r["status"] for r in rt.store.outbox_rows("alert")] == ["sent"]
     assert back["_plain"].startswith("Welcome back: your 1 paused subscription(s)")
     assert [s.paused for s in rt.store.subscriptions(str(CHAT))] == [False]
 

@@ -84,7 +84,8 @@ def test_housekeeping_prunes_unmatched_old_articles_and_keeps_hits(store, clock)
     store.index_new_articles()  # the pruning below removes indexed rows from the index
     store.add_hits([Hit("a7", "w", "t", "term", 100.0, "snippet")], old)
     store.enqueue("console", "alert", "alert:console:a7", {"x": 1}, old)
-    store.mark_sent(store.pending_outbox(old)[0].id, old)
+    sent = store.claim_next("console", "me", old, old + timedelta(minutes=2))
+    assert sent is not None and store.finish_sent(sent.id, "me", old)
     store.enqueue("console", "alert", "alert:console:a8", {"x": 1}, old)  # still pending: kept
     old_token = store.add_vote_target([1], "c", old)
     new_token = store.add_vote_target([1], "c", clock.now)

@@ -103,17 +103,64 @@ def test_hits_are_unique_per_article_watchlist_topic(store, clock):
     assert store.add_hits([hit], clock.now) == []
 
 
+def _lease(clock, seconds=120):
+    return clock.now + timedelta(seconds=seconds)
+
+
 def test_outbox_dedupe_retry_and_send(store, clock):
     assert store.enqueue("c1", "alert", "alert:c1:id1", {"x": 1}, clock.now)
     assert not store.enqueue("c1", "alert", "alert:c1:id1", {"x": 2}, clock.now)
-    [message] = store.pending_outbox(clock.now)
-    store.mark_retry(message.id, "boom", clock.now + timedelta(seconds=30), clock.now)
-    assert store.pending_outbox(clock.now) == []
-    [again] = store.pending_outbox(clock.now + timedelta(seconds=31))
-    assert again.attempts == 1 and again.payload == {"x": 1}
-    store.mark_sent(again.id, clock.now)
-    assert store.pending_outbox(clock.now + timedelta(days=1)) == []
+    message = store.claim_next("c1", "me", clock.now, _lease(clock))
+    assert message is not None and message.payload == {"x": 1}
+    assert store.finish_retry(message.id, "me", "boom", clock.now + timedelta(seconds=30))
+    assert store.claim_next("c1", "me", clock.now, _lease(clock)) is None  # not due yet
+    clock.advance(seconds=31)
+    again = store.claim_next("c1", "me", clock.now, _lease(clock))
+    assert again is not None and again.attempts == 1
+    assert store.finish_sent(again.id, "me", clock.now)
+    assert store.claim_next("c1", "me", clock.now + timedelta(days=1), _lease(clock)) is None
     assert store.outbox_rows()[0]["status"] == "sent"
+
+
+def test_one_sender_per_chat_and_only_the_claimer_finishes_a_row(store, clock):
+    for n in range(3):
+        store.enqueue("c1", "alert", f"alert:c1:{n}", {"n": n}, clock.now)
+    assert store.claim_chat("c1", "a", clock.now, _lease(clock))
+    assert not store.claim_chat("c1", "b", clock.now, _lease(clock))  # a holds it
+    assert store.claim_next("c1", "b", clock.now, _lease(clock)) is None
+    first = store.claim_next("c1", "a", clock.now, _lease(clock))
+    assert first is not None and first.payload == {"n": 0}
+    assert not store.finish_sent(first.id, "b", clock.now)  # not b's claim
+    assert store.finish_sent(first.id, "a", clock.now)
+    assert not store.finish_sent(first.id, "a", clock.now)  # guarded on 'sending'
+    second = store.claim_next("c1", "a", clock.now, _lease(clock))
+    assert second is not None and second.payload == {"n": 1}
+    # a dies with `second` in flight: once its claims expire, b takes the chat and
+    # sends `second` again (the one message in flight), then the rest
+    clock.advance(seconds=121)
+    assert store.claim_chat("c1", "b", clock.now, _lease(clock))
+    again = store.claim_next("c1", "b", clock.now, _lease(clock))
+    assert again is not None and again.id == second.id
+    assert not store.finish_sent(second.id, "a", clock.now)  # a's claim is gone
+    assert store.finish_sent(again.id, "b", clock.now)
+    last = store.claim_next("c1", "b", clock.now, _lease(clock))
+    assert last is not None and last.payload == {"n": 2}
+    store.release_chat("c1", "b")
+    assert store.claim_chat("c1", "a", clock.now, _lease(clock))  # released: free at once
+
+
+def test_a_429_is_not_an_attempt_and_held_rows_wait_for_the_mute(store, clock):
+    store.enqueue("c1", "alert", "alert:c1:1", {}, clock.now)
+    message = store.claim_next("c1", "me", clock.now, _lease(clock))
+    assert message is not None
+    store.finish_retry(message.id, "me", "429", clock.now, counts_as_attempt=False)
+    assert store.outbox_rows()[0]["attempts"] == 0
+    store.update_chat("c2", clock.now, muted_until=(clock.now + timedelta(hours=1)).isoformat())
+    store.enqueue("c2", "alert", "alert:c2:1", {}, clock.now, held=True)
+    assert store.release_held(clock.now) == 0 and store.outbox_due_chats(clock.now) == ["c1"]
+    clock.advance(hours=1, seconds=1)
+    assert store.release_held(clock.now) == 1
+    assert store.outbox_due_chats(clock.now) == ["c1", "c2"]
 
 
 def test_record_fetch_keeps_validators_on_304_and_backs_off_on_failure(store, clock):

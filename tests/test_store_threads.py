@@ -67,10 +67,10 @@ def test_an_uncommitted_outbox_row_is_invisible_to_other_threads(store, clock):
     in_open_transaction(
         store,
         lambda: store.enqueue("42", "alert", "alert:42:a1", {"text": "x"}, clock.now),
-        lambda: seen.extend(store.pending_outbox(clock.now)),
+        lambda: seen.extend(store.outbox_due_chats(clock.now)),
     )
     assert seen == []
-    assert store.pending_outbox(clock.now) == []  # rolled back
+    assert store.queued_messages() == []  # rolled back
 
 
 def test_a_digest_never_sees_an_uncommitted_hit(store, clock):

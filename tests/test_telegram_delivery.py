@@ -162,8 +162,9 @@ def test_429_then_success_loses_and_repeats_nothing(config, clock, fake):
     assert (first.sent, first.retried, first.failed) == (0, 1, 0)
     rows = rt.store.outbox_rows()
     assert [r["status"] for r in rows] == ["pending"] * 5  # nothing lost, the rest held back
-    later = [r["next_attempt_at"] for r in rows if r["chat_id"] == CHAT]
-    assert min(later) >= (clock.now + timedelta(seconds=1)).isoformat(timespec="seconds")
+    head = rows[0]["next_attempt_at"]  # the head waits; the rows behind it wait behind it
+    assert head >= (clock.now + timedelta(seconds=1)).isoformat(timespec="seconds")
+    assert asyncio.run(drain(rt)).sent == 0  # not before retry_after
 
     third = "616161"  # queued after the 429: the whole bot waits out retry_after
     queue_alert(rt, third, article(8))

@@ -87,6 +87,8 @@ def test_the_worker_polls_through_a_telegram_outage_and_delivers_after(tmp_path,
             fake.start(port)
             try:
                 assert wait_until(lambda: fake.sent_messages(CHAT), 30), "nothing delivered"
+                # the bot itself is back too (the outbox may drain before it logs so)
+                assert wait_until(lambda: fake.calls_to("getUpdates"), 30), "no bot polling"
             finally:
                 worker.send_signal(signal.SIGTERM)
                 _, err = worker.communicate(timeout=30)

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from ..errors import DeliveryError
+from ..errors import DeliveryError, StoreError
 from ..models import OutboxMessage
 from ..store import Store
 
@@ -46,6 +49,7 @@ class DrainReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    errors: int = 0  # chats whose drain stopped on an unexpected error (logged)
 
 
 def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
@@ -55,16 +59,50 @@ def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
     return min(timedelta(seconds=5 * 2 ** min(attempts, 12)), MAX_RETRY_DELAY)
 
 
+CLAIM_SECONDS = 120  # a sender's lease on a chat and on its message in flight
+
+
+def sender_name() -> str:
+    """Names one drain in the outbox's claims: host, process, and a random part, so two
+    drains are never taken for one, even in the same process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def dead_local_senders(senders: set[str]) -> list[str]:
+    """The senders of this host whose process is gone (killed, crashed): their claims
+    need not run out before a restarted worker carries on. A sender of another host, or
+    one whose process may be alive, is left to its lease."""
+    host = socket.gethostname()
+    dead = []
+    for sender in senders:
+        name, _, rest = sender.partition(":")
+        pid_text = rest.partition(":")[0]
+        if name != host or not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            dead.append(sender)
+        except PermissionError:
+            pass  # alive, someone else's
+    return dead
+
+
+def _expire_dead_senders(store: Store, now: datetime) -> None:
+    for sender in dead_local_senders(store.outbox_senders()):
+        log.warning("sender %s is gone: its messages in flight may be sent again", sender)
+        store.expire_sender(sender, now)
+
+
 @dataclass(slots=True)
 class DrainState:
     """Shared by every drain of one worker (after a poll, the periodic drain, a /digest).
 
-    A chat being sent to by one drain is skipped by the others, so drains may
-    overlap without sending a row twice, and a burst to one chat (one message a
-    second) never holds up the other chats.
+    Which drain sends to a chat is decided in the database, by lease (`claim_chat`), so
+    drains may overlap, in this process or in another one, without sending a row twice;
+    a burst to one chat (one message a second) never holds up the other chats.
     """
 
-    busy: set[str] = field(default_factory=set)
     budget_seconds: float | None = None  # a drain stops waiting for rate limits after this
     stopping: bool = False
     active: int = 0
@@ -77,25 +115,35 @@ async def drain_outbox(
     limit: int = 500,
     state: DrainState | None = None,
 ) -> DrainReport:
-    """Send every due pending message that some sink accepts: chats in parallel, each in order."""
+    """Send every due message that some sink accepts: chats in parallel, each in order.
+
+    Database calls run in worker threads (each with its own connection), so a poll
+    cycle holding the write lock makes a drain wait, never the event loop."""
     state = state or DrainState()
     report = DrainReport()
     deadline = None if state.budget_seconds is None else time.monotonic() + state.budget_seconds
-    claimed: list[tuple[str, Sink]] = []
-    for chat_id in store.outbox_due_chats(clock()):
-        sink = next((s for s in sinks if s.accepts(chat_id)), None)
-        if sink is None or chat_id in state.busy:
-            continue  # e.g. a Telegram chat while the bot is off: it waits in the outbox
-        claimed.append((chat_id, sink))
-        state.busy.add(chat_id)
+    sender = sender_name()
     state.active += 1
     try:
+        await asyncio.to_thread(store.release_held, clock())
+        await asyncio.to_thread(_expire_dead_senders, store, clock())
+        claimed: list[tuple[str, Sink]] = []
+        for chat_id in await asyncio.to_thread(store.outbox_due_chats, clock()):
+            sink = next((s for s in sinks if s.accepts(chat_id)), None)
+            if sink is None:
+                continue  # e.g. a Telegram chat while the bot is off: it waits in the outbox
+            now = clock()
+            lease = now + timedelta(seconds=CLAIM_SECONDS)
+            if await asyncio.to_thread(store.claim_chat, chat_id, sender, now, lease):
+                claimed.append((chat_id, sink))  # else another drain is sending to it
         budget = _Budget(limit, deadline, state)
         await asyncio.gather(
-            *(_drain_chat(store, sink, chat_id, clock, budget, report) for chat_id, sink in claimed)
+            *(
+                _supervised(_Chat(store, sink, chat_id, sender, clock), budget, report)
+                for chat_id, sink in claimed
+            )
         )
     finally:
-        state.busy.difference_update(chat_id for chat_id, _ in claimed)
         state.active -= 1
     return report
 
@@ -107,34 +155,61 @@ class _Budget:
     state: DrainState
 
 
-async def _drain_chat(
-    store: Store,
-    sink: Sink,
-    chat_id: str,
-    clock: Callable[[], datetime],
-    budget: _Budget,
-    report: DrainReport,
-) -> None:
+@dataclass(slots=True)
+class _Chat:
+    store: Store
+    sink: Sink
+    chat_id: str
+    sender: str
+    clock: Callable[[], datetime]
+
+    async def call(self, method: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(method, *args)
+
+
+async def _supervised(chat: _Chat, budget: _Budget, report: DrainReport) -> None:
+    """One chat's drain, whose failure stays that chat's: it is logged and counted, its
+    lease is given back, and the other chats' drains go on."""
+    try:
+        await _drain_chat(chat, budget, report)
+    except Exception:
+        report.errors += 1
+        log.exception("drain of one chat stopped chat=%s", chat.chat_id)
+    finally:
+        try:
+            await chat.call(chat.store.release_chat, chat.chat_id, chat.sender)
+        except StoreError as exc:  # the lease runs out by itself
+            log.warning("could not release chat=%s: %s", chat.chat_id, exc)
+
+
+async def _drain_chat(chat: _Chat, budget: _Budget, report: DrainReport) -> None:
     """One chat's due messages in queue order; a retry holds back the ones behind it."""
-    while batch := store.pending_outbox(clock(), limit=20, chat_id=chat_id):
-        for message in batch:
-            if budget.messages <= 0 or not await _wait_turn(sink, chat_id, budget):
-                return
-            budget.messages -= 1
-            try:
-                await sink.send(message)
-            except DeliveryError as exc:
-                now = clock()
-                retry_at = _record_failure(store, message, exc, now, report)
-                if exc.chat_gone:
-                    store.fail_pending(chat_id, f"chat unreachable: {exc}", now)
-                    return
-                if retry_at is not None:
-                    store.defer_outbox(chat_id, retry_at)
-                    return
-                continue
-            store.mark_sent(message.id, clock())
-            report.sent += 1
+    store = chat.store
+    while budget.messages > 0 and await _wait_turn(chat.sink, chat.chat_id, budget):
+        now = chat.clock()
+        lease = now + timedelta(seconds=CLAIM_SECONDS)
+        message = await chat.call(store.claim_next, chat.chat_id, chat.sender, now, lease)
+        if message is None:
+            return  # nothing due, or another drain took the chat over
+        budget.messages -= 1
+        try:
+            await chat.sink.send(message)
+        except DeliveryError as exc:
+            await chat.call(_record_failure, store, chat.sender, message, exc, chat.clock(), report)
+            continue
+        except Exception as exc:
+            # whether it went out is unknown: it goes back in the queue, and the error is
+            # this chat's alone
+            error = f"{type(exc).__name__}: {exc}"
+            retry_at = chat.clock() + retry_delay(message.attempts, None)
+            await chat.call(store.finish_retry, message.id, chat.sender, error, retry_at)
+            raise
+        if not await chat.call(store.finish_sent, message.id, chat.sender, chat.clock()):
+            log.warning(
+                "sent, but the claim had run out: another sender may repeat it outbox_id=%d",
+                message.id,
+            )
+        report.sent += 1
 
 
 async def _wait_turn(sink: Sink, chat_id: str, budget: _Budget) -> bool:
@@ -153,9 +228,14 @@ async def _wait_turn(sink: Sink, chat_id: str, budget: _Budget) -> bool:
 
 
 def _record_failure(
-    store: Store, message: OutboxMessage, exc: DeliveryError, now: datetime, report: DrainReport
-) -> datetime | None:
-    """Mark the row failed or due again; returns when it will be retried, if it will."""
+    store: Store,
+    sender: str,
+    message: OutboxMessage,
+    exc: DeliveryError,
+    now: datetime,
+    report: DrainReport,
+) -> None:
+    """Mark the row failed or due again (runs in a worker thread)."""
     if exc.chat_gone:
         log.warning(
             "chat unreachable, pausing its subscriptions chat=%s error=%s", message.chat_id, exc
@@ -169,9 +249,11 @@ def _record_failure(
             message.kind,
             exc,
         )
-        store.mark_failed(message.id, str(exc), now)
+        store.finish_failed(message.id, sender, str(exc))
         report.failed += 1
-        return None
+        if exc.chat_gone:
+            store.fail_queue(message.chat_id, f"chat unreachable: {exc}")
+        return
     retry_at = now + retry_delay(message.attempts, exc.retry_after)
     log.warning(
         "message will be retried outbox_id=%d chat=%s at=%s error=%s",
@@ -180,6 +262,5 @@ def _record_failure(
         retry_at.isoformat(),
         exc,
     )
-    store.mark_retry(message.id, str(exc), retry_at, now)
+    store.finish_retry(message.id, sender, str(exc), retry_at)
     report.retried += 1
-    return retry_at

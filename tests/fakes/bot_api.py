@@ -425,9 +425,14 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status, payload = self.server.fake._handle_http(
+        fake = self.server.fake
+        status, payload = fake._handle_http(
             url.path, url.query, self.headers.get("Content-Type", ""), body, arrived
         )
+        route = _PATH.match(url.path)
+        delay = fake.answer_delay.get(route.group("method")) if route else None
+        if delay:  # the call took effect; its answer is slow (a busy Bot API, a slow link)
+            time.sleep(delay)
         data = json.dumps(payload).encode("utf-8")
         try:
             self.send_response(status)
@@ -465,6 +470,8 @@ class FakeBotAPI:
         except ValueError:
             self.bot_id = 123456
         self.errors: list[BaseException] = []  # exceptions inside the fake (bugs), for asserts
+        # method -> seconds every answer waits after the call took effect
+        self.answer_delay: dict[str, float] = {}
 
         self._cond = threading.Condition(threading.RLock())
         self._calls: list[Call] = []
