@@ -169,9 +169,9 @@ def test_sigkill_mid_drain_then_restart_repeats_only_what_was_in_flight(
         began = time.monotonic()
         try:
             # the dead sender's claims are taken over at once, not after they run out
-            assert wait_until(
-                lambda: len(fake.calls_to("sendMessage")) > calls_at_kill, 30
-            ), "the restarted worker waited for the dead sender's leases"
+            assert wait_until(lambda: len(fake.calls_to("sendMessage")) > calls_at_kill, 30), (
+                "the restarted worker waited for the dead sender's leases"
+            )
             assert wait_until(lambda: everything_sent(db), 120), "the outbox did not drain"
             took = time.monotonic() - began
         finally:
