@@ -391,7 +391,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # -- shared building blocks ----------------------------------------------------------
 def open_store(config: Config) -> Store:
-    return Store(config.storage.path)
+    return Store(config.storage.path, busy_timeout=config.storage.busy_timeout_seconds)
 
 
 def open_existing_store(config: Config) -> Store:

@@ -30,6 +30,8 @@ _FIELD_LIMITS = FieldLimits()
 class StorageConfig:
     path: Path = Path("data/monitor.db")
     keep_days: int = 90
+    # how long a command waits for another process's write lock before it says "busy"
+    busy_timeout_seconds: float = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,10 @@ class Config:
 
 # section -> key -> expected type; the dataclass defaults are the defaults.
 _SECTIONS: dict[str, tuple[type, dict[str, Any]]] = {
-    "storage": (StorageConfig, {"path": Path, "keep_days": int}),
+    "storage": (
+        StorageConfig,
+        {"path": Path, "keep_days": int, "busy_timeout_seconds": float},
+    ),
     "watchlists": (WatchlistsConfig, {"path": Path}),
     "poll": (
         PollConfig,

@@ -79,7 +79,7 @@ def add_parser(sub, with_config: Callable) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    store = Store(config.storage.path)
+    store = Store(config.storage.path, busy_timeout=config.storage.busy_timeout_seconds)
     try:
         if config.source is not None:  # no config file: leave the stored feeds as they are
             store.sync_feeds(((f.url, f.name, f.lang) for f in config.feeds), _now())

@@ -112,7 +112,7 @@ def schedule_subscribers(scheduler: AsyncIOScheduler, rt: Runtime) -> None:
         _guarded(deliver, rt, "drain"),
         IntervalTrigger(seconds=DRAIN_INTERVAL_SECONDS),
         id="drain",
-        max_instances=16,  # drains overlap safely: each skips the chats another is sending to
+        max_instances=16,  # drains overlap safely: a chat is leased to one of them at a time
         coalesce=True,
         misfire_grace_time=DRAIN_INTERVAL_SECONDS,
     )
@@ -146,13 +146,15 @@ def schedule_chat_digest(
 
 
 async def run_chat_digest(rt: Runtime, chat_id: str) -> None:
-    """One subscriber's daily digest: queue it (once per local date), then send it."""
-    queue_chat_digest(rt, chat_id, rt.clock())
+    """One subscriber's daily digest: queue it (once per local date), then send it. The
+    queueing writes, so it runs in a thread: a poll cycle holding the write lock makes the
+    digest wait, not the event loop (and with it the bot and every send)."""
+    await asyncio.to_thread(queue_chat_digest, rt, chat_id, rt.clock())
     await deliver(rt)
 
 
 async def _console_digest(rt: Runtime) -> None:
-    queue_digest(rt, CONSOLE_CHAT, rt.clock())
+    await asyncio.to_thread(queue_digest, rt, CONSOLE_CHAT, rt.clock())
     await deliver(rt)
 
 

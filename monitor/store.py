@@ -463,10 +463,27 @@ class Store:
     def sync_feeds(
         self, feeds: Iterable[tuple[str, str | None, str | None]], now: datetime
     ) -> None:
-        """Make the config's feeds (url, name, lang) active; config feeds no longer listed go idle."""
+        """Make the config's feeds (url, name, lang) active; config feeds no longer listed go idle.
+
+        Nothing is written when the table already says so: `monitor feeds list` and the
+        other commands that sync first then only read, and never wait for a worker that
+        holds the write lock."""
+        wanted = {url: (name, lang) for url, name, lang in feeds}
+        stored = {
+            r["url"]: r
+            for r in self._rows("SELECT url, name, lang, active FROM feeds WHERE source = 'config'")
+        }
+        in_sync = all(
+            (row := stored.get(url)) is not None
+            and row["active"]
+            and (row["name"], row["lang"]) == v
+            for url, v in wanted.items()
+        ) and not any(r["active"] and url not in wanted for url, r in stored.items())
+        if in_sync:
+            return
         urls = []
         with self.transaction():
-            for url, name, lang in feeds:
+            for url, (name, lang) in wanted.items():
                 urls.append(url)
                 self.db.execute(
                     """INSERT INTO feeds (url, name, lang, source, active, added_at)
