@@ -343,8 +343,19 @@ class Matcher:
                 if typos is not None:
                     last = position + len(pattern.words) - 1
                     start, end = starts[position], starts[last] + len(tokens[last])
-                    sentence = field_number * SENTENCES_PER_FIELD + bisect(boundaries, start)
+                    sentence = _sentence_id(field_number, bisect(boundaries, start))
                     yield Occurrence(pattern, field, offset + position, start, end, typos, sentence)
+
+
+def _sentence_id(field_number: int, sentence_in_field: int) -> int:
+    """Which sentence a rule with `window = "sentence"` sees a term in. The headline and the
+    first sentence of the summary are one: a lede says what the headline is about ("Salazar:
+    the Bicentennial works" + "The ambassador said the security accord ..."), and a wire
+    headline is often cut in two by a colon or a question mark. Later sentences, and the
+    content, are each their own."""
+    if field_number == 0 or (field_number == 1 and sentence_in_field == 0):
+        return 0
+    return field_number * SENTENCES_PER_FIELD + sentence_in_field
 
 
 class _Starts:

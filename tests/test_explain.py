@@ -39,7 +39,7 @@ ITEMS = [
     {
         "id": "split",
         "title": "Salazar in Washington.",
-        "summary": "The Bicentennial works.",
+        "summary": "He spoke. The Bicentennial works.",
         "expect": ["salazar"],
     },
     {

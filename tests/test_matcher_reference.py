@@ -80,7 +80,9 @@ def reference_tokens(article: Article) -> list[tuple[int, str, str, str]]:
         ends = sentence_ends(text)
         for i, (a, b) in enumerate(spans):
             tokens.append((offset + i, field, token_key(folded[a:b]), text[a:b]))
-            SENTENCES[offset + i] = f"{field}{sum(1 for e in ends if e <= a)}"
+            number = sum(1 for e in ends if e <= a)
+            lede = field == "t" or (field == "s" and number == 0)  # the headline and its lede
+            SENTENCES[offset + i] = "lede" if lede else f"{field}{number}"
         offset += len(spans)
     return tokens
 

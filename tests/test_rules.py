@@ -69,7 +69,10 @@ def topics(matcher: Matcher, title: str, summary: str = "") -> dict[str, str]:
             {"salazar": "Salazar + Bicentennial"},
         ),
         # ... but not across sentences
-        ("Salazar spoke.", "The Bicentennial deal works.", {}),
+        ("Salazar spoke. Then he left.", "", {}),
+        ("Salazar spoke.", "He left. The Bicentennial deal works.", {}),
+        # the headline and the lede (the summary's first sentence) are one
+        ("Salazar spoke.", "The Bicentennial deal works.", {"salazar": "Salazar + Bicentennial"}),
         # rule 2's exclude vetoes rule 2 only
         ("Colombia's Salazar praises the Bicentennial accord", "", {}),
         (
@@ -86,7 +89,7 @@ def topics(matcher: Matcher, title: str, summary: str = "") -> dict[str, str]:
             "",
             {"unilateral": "ataque + suelo mexicano + EU"},
         ),
-        ("Trump weighs drones.", "Mexico objects.", {}),
+        ("Trump weighs drones.", "Congress waits. Mexico objects.", {}),
         ("Gen. Trump plans a strike on Mexico", "", {"unilateral": "strike + Mexico + Trump"}),
     ],
 )
