@@ -742,6 +742,14 @@ class Store:
     def mark_retry(self, outbox_id: int, error: str, retry_at: datetime, now: datetime) -> None:
         self._outbox_update(outbox_id, "pending", now, next_attempt_at=iso(retry_at), error=error)
 
+    def mark_later(self, outbox_id: int, error: str, retry_at: datetime, now: datetime) -> None:
+        """Due again at `retry_at` without counting an attempt: Telegram said "later" (429)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, error = ? WHERE id = ?",
+                (iso(retry_at), error, outbox_id),
+            )
+
     def mark_failed(self, outbox_id: int, error: str, now: datetime) -> None:
         self._outbox_update(outbox_id, "failed", now, error=error)
 

@@ -19,17 +19,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from ..errors import DeliveryError
 from ..models import OutboxMessage
 from ..store import Store
+from .retrypolicy import decide_retry
 
 log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 12
-MAX_RETRY_DELAY = timedelta(hours=1)
 
 
 class Sink(Protocol):
@@ -46,13 +44,6 @@ class DrainReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
-
-
-def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
-    """Exponential backoff from 5 s, capped at an hour; Telegram's retry_after wins."""
-    if retry_after is not None:
-        return timedelta(seconds=max(retry_after, 1))
-    return min(timedelta(seconds=5 * 2 ** min(attempts, 12)), MAX_RETRY_DELAY)
 
 
 @dataclass(slots=True)
@@ -161,7 +152,8 @@ def _record_failure(
             "chat unreachable, pausing its subscriptions chat=%s error=%s", message.chat_id, exc
         )
         store.pause_chat(message.chat_id, now)
-    if exc.permanent or exc.chat_gone or message.attempts + 1 >= MAX_ATTEMPTS:
+    decision = decide_retry(message, exc, now)
+    if decision.at is None:  # fail for good (retrypolicy says when)
         log.error(
             "message failed outbox_id=%d chat=%s kind=%s error=%s",
             message.id,
@@ -172,14 +164,14 @@ def _record_failure(
         store.mark_failed(message.id, str(exc), now)
         report.failed += 1
         return None
-    retry_at = now + retry_delay(message.attempts, exc.retry_after)
     log.warning(
         "message will be retried outbox_id=%d chat=%s at=%s error=%s",
         message.id,
         message.chat_id,
-        retry_at.isoformat(),
+        decision.at.isoformat(),
         exc,
     )
-    store.mark_retry(message.id, str(exc), retry_at, now)
+    mark = store.mark_later if decision.action == "later" else store.mark_retry
+    mark(message.id, str(exc), decision.at, now)
     report.retried += 1
-    return retry_at
+    return decision.at
