@@ -72,6 +72,7 @@ def build_application(rt: Runtime, token: str, gate: SendGate) -> Application:
         .token(token)
         .base_url(rt.config.telegram.base_url)
         .rate_limiter(GateRateLimiter(gate))
+        .read_timeout(rt.config.telegram.send_timeout_seconds)  # a slow answer is no failure
         .job_queue(None)  # the worker's scheduler does the scheduling
         .concurrent_updates(ChatQueues())
         .build()

@@ -53,3 +53,10 @@ def test_only_a_permanent_answer_fails(error):
 def test_backoff_is_capped_for_any_attempt_count():
     assert max(backoff(n) for n in range(200)) == MAX_DELAY
     assert [backoff(n).total_seconds() for n in range(4)] == [5, 10, 20, 40]
+
+
+@pytest.mark.parametrize(("attempts", "seconds"), [(0, 60), (3, 60), (4, 80), (9, 300)])
+def test_a_send_that_may_have_been_delivered_waits_at_least_a_minute(attempts, seconds):
+    error = DeliveryError("Telegram: no answer in time", maybe_delivered=True)
+    decision = decide_retry(row(attempts), error, NOW)
+    assert decision.action == "retry" and decision.at == NOW + timedelta(seconds=seconds)

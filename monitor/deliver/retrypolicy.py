@@ -6,7 +6,9 @@ Three answers, by what Telegram meant (issue 12, finding 8):
   fail an alert for good, and after 6 × 429 one 500 made a chat wait 320 s.
 - `retry`: a transient failure (network, timeout, 5xx) counts an attempt and
   backs off from 5 s, doubling, capped at 5 minutes, and never gives up: a
-  long outage delays alerts, it must not drop them.
+  long outage delays alerts, it must not drop them. A send that timed out
+  after its request went out may have been delivered (Telegram has no
+  idempotency key): its retry waits at least a minute (finding 10).
 - `fail`: only a permanent answer (403, 400 such as chat not found, or a
   message Telegram will never take) fails the row.
 """
@@ -22,6 +24,7 @@ from ..models import OutboxMessage
 
 FIRST_DELAY = timedelta(seconds=5)
 MAX_DELAY = timedelta(minutes=5)
+MAYBE_DELIVERED_DELAY = timedelta(seconds=60)  # a late answer, or the message, shows up first
 MIN_LATER = timedelta(seconds=1)
 
 
@@ -44,4 +47,7 @@ def decide_retry(message: OutboxMessage, error: DeliveryError, now: datetime) ->
         return RetryDecision("fail")
     if error.retry_after is not None:
         return RetryDecision("later", now + max(timedelta(seconds=error.retry_after), MIN_LATER))
-    return RetryDecision("retry", now + backoff(message.attempts))
+    delay = backoff(message.attempts)
+    if error.maybe_delivered:
+        delay = max(delay, MAYBE_DELIVERED_DELAY)
+    return RetryDecision("retry", now + delay)

@@ -8,7 +8,9 @@ Telegram's answers become `DeliveryError`s that the drain knows how to treat
   `chat_gone`, its subscriptions are paused;
 - any other BadRequest (malformed HTML, too long): `permanent`, recorded as
   failed with Telegram's reason, never retried in a loop;
-- NetworkError, TimedOut, 5xx: transient, retried with backoff;
+- NetworkError, TimedOut, 5xx: transient, retried with backoff; a timeout
+  after the request went out may have delivered the message (`maybe_delivered`),
+  so sends wait `[telegram] send_timeout_seconds` for their answer, not PTB's 5 s;
 - ChatMigrated (a group became a supergroup): sent again to the new id, and
   the chat's subscriptions follow it (`on_migrated`).
 `GateRateLimiter` puts the bot's command replies through the same gate, so
@@ -34,8 +36,10 @@ from telegram.error import (
     InvalidToken,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import BaseRateLimiter
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from ..errors import ConfigError, DeliveryError
@@ -61,6 +65,10 @@ CHAT_GONE_MARKERS = (
     "bot was kicked",
     "channel_private",
 )
+DEFAULT_SEND_TIMEOUT = 20.0  # seconds; `[telegram] send_timeout_seconds`
+# httpx's timeouts that happen before a request is on the wire: Telegram never saw it.
+# PTB keeps the httpx error as the cause; only fetch.py imports httpx, so it is named here.
+NOT_SENT_TIMEOUTS = frozenset({"ConnectTimeout", "PoolTimeout"})
 
 
 def telegram_chat_id(chat_id: str) -> int | str:
@@ -74,6 +82,11 @@ def retry_seconds(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+def maybe_delivered(exc: TelegramError) -> bool:
+    """A timeout after the request left: Telegram may have sent it and lost only the answer."""
+    return isinstance(exc, TimedOut) and type(exc.__cause__).__name__ not in NOT_SENT_TIMEOUTS
 
 
 def render_message(message: OutboxMessage, default_tz: ZoneInfo) -> str:
@@ -110,9 +123,16 @@ class TelegramSink:
 
     @classmethod
     def connect(
-        cls, token: str, base_url: str, gate: SendGate, default_tz: ZoneInfo
+        cls,
+        token: str,
+        base_url: str,
+        gate: SendGate,
+        default_tz: ZoneInfo,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
     ) -> TelegramSink:
-        return cls(Bot(token, base_url=base_url), gate, default_tz)
+        # a slow answer is still an answer: giving up on it early resends a sent message
+        request = HTTPXRequest(read_timeout=send_timeout)
+        return cls(Bot(token, base_url=base_url, request=request), gate, default_tz)
 
     async def start(self) -> None:
         """getMe: proves the token and the API address before anything is sent."""
@@ -185,6 +205,11 @@ class TelegramSink:
             return DeliveryError(f"Telegram: {exc.message}", chat_gone=gone, permanent=not gone)
         if isinstance(exc, InvalidToken):
             log.error("Telegram rejected the bot token; messages wait in the outbox")
+        if maybe_delivered(exc):
+            return DeliveryError(
+                f"Telegram: no answer in time, the message may have been delivered: {exc.message}",
+                maybe_delivered=True,
+            )
         return DeliveryError(f"Telegram: {type(exc).__name__}: {exc.message}")
 
 

@@ -30,7 +30,8 @@ Where the fake differs from Telegram on purpose:
 * The 4096 limit is applied to the raw ``text`` parameter (Telegram measures the
   text after entity parsing), so a fake pass implies a real pass.
 * Markdown parse modes are accepted but not validated.
-* Any chat id is a valid destination; use ``block_chat`` or ``fail_next`` for errors.
+* Any chat id is a valid destination; use ``block_chat`` or ``fail_next`` for errors,
+  ``delay_next`` for answers that come late (the message itself is sent at once).
 """
 
 from __future__ import annotations
@@ -476,6 +477,7 @@ class FakeBotAPI:
         self._next_message_id: dict[int | str, int] = {}
         self._messages: dict[tuple[int | str, int], dict[str, Any]] = {}
         self._failures: dict[str, deque[_Failure]] = {}
+        self._delays: dict[str, deque[float]] = {}
         self._blocked: set[int | str] = set()
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._callback_queries: dict[str, dict[str, Any]] = {}
@@ -658,6 +660,13 @@ class FakeBotAPI:
                 _Failure(status, description, retry_after, times)
             )
 
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next `times` calls of `method` are carried out at once, but each answer is sent
+        `seconds` later: a slow Telegram, or an answer lost on the way back."""
+        canonical = self._canonical.get(method.lower(), method)
+        with self._cond:
+            self._delays.setdefault(canonical, deque()).extend([seconds] * times)
+
     def block_chat(self, chat_id: int | str) -> None:
         """sendMessage/edits/sendChatAction to this chat answer 403 (bot blocked by user)."""
         with self._cond:
@@ -785,6 +794,10 @@ class FakeBotAPI:
             )
         with self._cond:
             self._calls.append(Call(method, params, arrived, status, payload))
+            delays = self._delays.get(method)
+            delay = delays.popleft() if delays else 0.0
+        if delay:  # done and recorded, but the answer is late: the client may give up on it
+            time.sleep(delay)
         return status, payload
 
     def _raise_scripted_failure(self, method: str) -> None:
