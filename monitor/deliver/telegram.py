@@ -44,6 +44,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from ..errors import ConfigError, DeliveryError
 from ..models import OutboxMessage
+from ..msglimit import clip_html, fits
 from ..render import render_alert_html
 from .console import CONSOLE_CHAT
 from .ratelimit import SendGate
@@ -90,11 +91,21 @@ def maybe_delivered(exc: TelegramError) -> bool:
 
 
 def render_message(message: OutboxMessage, default_tz: ZoneInfo) -> str:
-    """The HTML text of an outbox row: alerts are rendered now, digests were at queue time."""
+    """The HTML text of an outbox row: alerts are rendered now, digests were at queue time
+    (a row queued before fields were capped may be too long: it is clipped, not lost)."""
     payload = message.payload
     if message.kind == "alert":
         return render_alert_html(payload, ZoneInfo(payload.get("timezone") or default_tz.key))
-    return payload["text"]
+    return fit_message(payload["text"], f"outbox_id={message.id} kind={message.kind}")
+
+
+def fit_message(text: str, what: str) -> str:
+    """The last guard before Telegram: a message over its limit is clipped, and logged (a
+    renderer missed a cap), rather than refused "Message is too long" and lost."""
+    if fits(text):
+        return text
+    log.warning("message over Telegram's limit clipped %s", what)
+    return clip_html(text)
 
 
 class TelegramSink:

@@ -27,8 +27,8 @@ Where the fake differs from Telegram on purpose:
   does not start ``&amp; &lt; &gt; &quot;`` or a numeric reference (with ``;``)
   is rejected, as the Bot API documentation demands. Telegram itself leaves such
   text literal. Pass ``strict_entities=False`` for Telegram's lenient behaviour.
-* The 4096 limit is applied to the raw ``text`` parameter (Telegram measures the
-  text after entity parsing), so a fake pass implies a real pass.
+* The 4096 limit is measured as Telegram measures it: the visible text after entity
+  parsing, in UTF-16 code units (an astral emoji counts 2, ``&amp;`` counts 1, tags 0).
 * Markdown parse modes are accepted but not validated.
 * Any chat id is a valid destination; use ``block_chat`` or ``fail_next`` for errors,
   ``delay_next`` for answers that come late (the message itself is sent at once).
@@ -885,8 +885,6 @@ class FakeBotAPI:
         text = params.get("text")
         if not isinstance(text, str) or not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(text) > MAX_MESSAGE_LENGTH:
-            raise ApiError(400, "Bad Request: message is too long")
         parse_mode = str(params.get("parse_mode") or "").lower()
         if parse_mode == "html":
             try:
@@ -901,6 +899,8 @@ class FakeBotAPI:
             raise ApiError(400, "Bad Request: unsupported parse_mode")
         if not plain.strip():
             raise ApiError(400, "Bad Request: message text is empty")
+        if _utf16_len(plain) > MAX_MESSAGE_LENGTH:
+            raise ApiError(400, "Bad Request: message is too long")
         return plain, entities
 
     @staticmethod
