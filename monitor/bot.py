@@ -45,8 +45,9 @@ from telegram.ext import (
 
 from . import chats, feedback, replies
 from .deliver.ratelimit import SendGate
-from .deliver.telegram import GateRateLimiter
+from .deliver.telegram import GateRateLimiter, fit_message
 from .errors import DatabaseBusy, DeliveryError, UserError
+from .msglimit import CALLBACK_ANSWER_LIMIT
 from .status import collect_status
 from .worker import Runtime, deliver
 
@@ -63,7 +64,6 @@ CHAT_BACKLOG = 4  # updates of one chat waiting their turn; more are dropped (a 
 NOT_ALLOWED_EVERY_SECONDS = 3600  # "not allowed" at most once an hour per unlisted chat
 BUSY_NOTICE_SECONDS = 3.0
 BUSY_ATTEMPTS = 3
-CALLBACK_ANSWER_CHARS = 200  # Telegram's limit for answerCallbackQuery text
 
 
 def build_application(rt: Runtime, token: str, gate: SendGate) -> Application:
@@ -72,6 +72,7 @@ def build_application(rt: Runtime, token: str, gate: SendGate) -> Application:
         .token(token)
         .base_url(rt.config.telegram.base_url)
         .rate_limiter(GateRateLimiter(gate))
+        .read_timeout(rt.config.telegram.send_timeout_seconds)  # a slow answer is no failure
         .job_queue(None)  # the worker's scheduler does the scheduling
         .concurrent_updates(ChatQueues())
         .build()
@@ -239,7 +240,7 @@ async def reply(
     parts = [texts] if isinstance(texts, str) else list(texts)
     for index, part in enumerate(parts, start=1):
         await update.effective_chat.send_message(  # type: ignore[union-attr]
-            part,
+            fit_message(part, f"reply chat={_chat_id(update)}"),
             parse_mode=ParseMode.HTML,
             link_preview_options=NO_PREVIEW,
             reply_markup=markup if index == len(parts) else None,
@@ -250,7 +251,7 @@ async def answer(query: CallbackQuery | None, text: str = "", alert: bool = Fals
     """Answer a button press (stops the client's spinner), within Telegram's 200 characters."""
     if query is not None:
         await query.answer(
-            replies.cut(text, CALLBACK_ANSWER_CHARS) or None, show_alert=alert or None
+            replies.cut(text, CALLBACK_ANSWER_LIMIT) or None, show_alert=alert or None
         )
 
 

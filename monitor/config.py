@@ -88,6 +88,9 @@ class DigestConfig:
 @dataclass(frozen=True, slots=True)
 class TelegramConfig:
     base_url: str = "https://api.telegram.org/bot"
+    # how long a send waits for Telegram's answer: PTB's 5 s gave up on slow answers whose
+    # messages were sent all the same, and the retry made duplicates (issue 12, finding 10)
+    send_timeout_seconds: float = 20
     admins: tuple[int, ...] = ()
     allowed_chats: tuple[int, ...] = ()
 
@@ -161,7 +164,12 @@ _SECTIONS: dict[str, tuple[type, dict[str, Any]]] = {
     ),
     "telegram": (
         TelegramConfig,
-        {"base_url": str, "admins": list[int], "allowed_chats": list[int]},
+        {
+            "base_url": str,
+            "admins": list[int],
+            "allowed_chats": list[int],
+            "send_timeout_seconds": float,
+        },
     ),
     "logging": (LoggingConfig, {"level": str}),
     "health": (HealthConfig, {"stale_intervals": float, "failing_share": float}),
@@ -170,6 +178,7 @@ _FEED_KEYS = {"url": str, "name": str, "lang": str}
 _MINIMUMS = {
     "interval_seconds": 1,
     "timeout_seconds": 0.1,
+    "send_timeout_seconds": 1,
     "max_concurrency": 1,
     "per_host": 1,
     "max_bytes": 1024,

@@ -1,6 +1,7 @@
 """A `Digest` as plain text (console, `monitor digest`) and as Telegram HTML messages.
 
-Telegram parts are split on entry boundaries below the 4,096-character limit;
+Telegram parts are split on entry boundaries below the 4,096-character limit
+(measured as Telegram does, `msglimit`; every field is cut to its cap first);
 a topic heading always travels with its first entry, and a part that starts
 in the middle of a topic repeats the topic's name. Entries are numbered
 across the whole digest, so "3" on a feedback button is "3." in the text.
@@ -13,7 +14,17 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from .digest import Digest, DigestEntry, DigestTopic
-from .render import TELEGRAM_LIMIT, bold_term
+from .msglimit import (
+    LINE_MAX,
+    SOURCE_MAX,
+    TELEGRAM_LIMIT,
+    TERM_MAX,
+    TOPIC_MAX,
+    clip_html,
+    cut_text,
+    visible_length,
+)
+from .render import bold_term, link_html
 
 TELEGRAM_BUDGET = TELEGRAM_LIMIT - 96  # room for the "(2/3)" footer
 MAX_ENTRIES_PER_PART = 40  # two buttons each: Telegram takes at most 100 per keyboard
@@ -98,28 +109,32 @@ def render_telegram_parts(digest: Digest, page_url: str | None = None) -> list[T
     """Telegram HTML messages, split on entry boundaries below the 4,096 limit. A capped
     topic ends with "…and N more", linking to the day's page (`page_url`) when there is one."""
     tz = ZoneInfo(digest.timezone)
-    header = f"<b>{e(header_line(digest))}</b>"
+    header = f"<b>{e(cut_text(header_line(digest), LINE_MAX))}</b>"
     parts: list[tuple[str, list]] = [(header, [])]
+    size = visible_length(header)  # of the last part, as Telegram counts it
     watchlist = None
     for number, topic, entry in digest.numbered():
         heading = ""
         if topic.watchlist != watchlist:
             watchlist = topic.watchlist
-            heading += f"<b><u>{e(topic.watchlist_title or topic.watchlist)}</u></b>\n\n"
+            heading += f"<b><u>{_e(topic.watchlist_title or topic.watchlist)}</u></b>\n\n"
         if entry is topic.entries[0]:
-            heading += f"<b>{e(topic.title)}</b>{_flag(topic)} · {_stories(topic)}\n"
+            heading += f"<b>{_e(topic.title)}</b>{_flag(topic)} · {_stories(topic)}\n"
         block = heading + _entry_html(number, entry, tz, digest.date)
         if entry is topic.entries[-1] and topic.more:
             block += "\n" + _more_html(topic.more, page_url)
-        block = _cap(block)
+        block = clip_html(block, TELEGRAM_BUDGET)
         text, entries = parts[-1]
-        candidate = f"{text}\n\n{block}"  # a blank line between entries: easy to scan
-        if len(candidate) <= TELEGRAM_BUDGET and len(entries) < MAX_ENTRIES_PER_PART:
-            parts[-1] = (candidate, entries)
+        grown = size + 2 + visible_length(block)  # a blank line between entries: easy to scan
+        if grown <= TELEGRAM_BUDGET and len(entries) < MAX_ENTRIES_PER_PART:
+            parts[-1] = (f"{text}\n\n{block}", entries)
+            size = grown
         else:
             if not heading:  # the new message starts mid-topic: say which
-                block = f"<b>{e(topic.title)}</b>{_flag(topic)} (continued)\n{block}"
-            parts.append((_cap(block), []))
+                block = f"<b>{_e(topic.title)}</b>{_flag(topic)} (continued)\n{block}"
+            block = clip_html(block, TELEGRAM_BUDGET)
+            parts.append((block, []))
+            size = visible_length(block)
         parts[-1][1].append((number, entry.hit_ids))
     if len(parts) > 1:
         parts = [(f"{t}\n<i>({i}/{len(parts)})</i>", n) for i, (t, n) in enumerate(parts, 1)]
@@ -137,18 +152,16 @@ def _flag(topic: DigestTopic) -> str:
     return " 🔔" if topic.priority == "high" else ""
 
 
+def _e(title: str) -> str:
+    """A topic or watchlist title, cut to its cap and escaped."""
+    return e(cut_text(title, TOPIC_MAX))
+
+
 def _entry_html(number: int, entry: DigestEntry, tz: ZoneInfo, digest_date: str) -> str:
-    link = f'<a href="{e(entry.url, quote=True)}">{e(entry.title)}</a>'
+    term = cut_text(entry.term, TERM_MAX)
     meta = (
-        f"{e(sources_text(entry))} · {when(entry, tz, digest_date)} · matched “{e(entry.term)}”"
-        + e(also_in_text(entry))
+        f"{e(cut_text(sources_text(entry), SOURCE_MAX))} · {when(entry, tz, digest_date)}"
+        f" · matched “{e(term)}”" + e(cut_text(also_in_text(entry), SOURCE_MAX))
     )
-    return f"<b>{number}.</b> {link}\n<i>{meta}</i>\n{bold_term(entry.snippet, entry.term)}"
-
-
-def _cap(block: str) -> str:
-    """A block longer than a message (a pathological snippet) loses whole lines from the
-    end: every line closes its own tags, so what is left is still valid HTML."""
-    while len(block) > TELEGRAM_BUDGET and "\n" in block:
-        block = block[: block.rfind("\n")]
-    return block if len(block) <= TELEGRAM_BUDGET else e("(entry too long)")
+    link = link_html(entry.url, entry.title)
+    return f"<b>{number}.</b> {link}\n<i>{meta}</i>\n{bold_term(entry.snippet, term)}"

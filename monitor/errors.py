@@ -74,7 +74,12 @@ class DatabaseBusy(StoreError):
 
 
 class DeliveryError(MonitorError):
-    """A message could not be delivered; `permanent` ones are not retried."""
+    """A message could not be delivered; `permanent` ones are not retried.
+
+    `maybe_delivered`: the request reached Telegram but its answer did not come back
+    (a read timeout), so the message may be in the chat already: a retry then risks a
+    duplicate, and waits longer (Telegram has no idempotency key).
+    """
 
     def __init__(
         self,
@@ -83,8 +88,10 @@ class DeliveryError(MonitorError):
         permanent: bool = False,
         retry_after: float | None = None,
         chat_gone: bool = False,
+        maybe_delivered: bool = False,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
         self.chat_gone = chat_gone
+        self.maybe_delivered = maybe_delivered

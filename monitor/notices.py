@@ -17,11 +17,13 @@ from datetime import datetime
 from .config import Config
 from .deliver.console import CONSOLE_CHAT
 from .library import ReloadOutcome
+from .msglimit import cut_text
 from .store import Store
 from .timeutil import iso
 
 log = logging.getLogger(__name__)
 MAX_ERRORS_SHOWN = 15
+ERROR_LINE_MAX = 250  # 15 of them still fit one Telegram message (a term can be 2,000 letters)
 
 
 def queue_reload_notices(
@@ -37,11 +39,12 @@ def queue_reload_notices(
             queued += store.enqueue(chat_id, "notice", key, {"text": text}, now)
     for watchlist in outcome.removed:
         chats = store.subscribers_of(watchlist) if telegram_enabled else []
+        name = cut_text(watchlist, 200)
         for chat_id in chats:
             text = (
-                f"The watchlist <b>{html.escape(watchlist)}</b> you follow was removed by the "
+                f"The watchlist <b>{html.escape(name)}</b> you follow was removed by the "
                 "operator, so it sends nothing for now. Your subscription is kept: if it comes "
-                f"back you get its alerts again. /unsubscribe {html.escape(watchlist)} drops it."
+                f"back you get its alerts again. /unsubscribe {html.escape(name)} drops it."
             )
             key = f"notice:removed:{chat_id}:{watchlist}:{iso(now)}"
             queued += store.enqueue(chat_id, "notice", key, {"text": text}, now)
@@ -50,7 +53,7 @@ def queue_reload_notices(
 
 
 def _rejected_text(errors: tuple[str, ...], escape: bool) -> str:
-    shown = list(errors[:MAX_ERRORS_SHOWN])
+    shown = [cut_text(error, ERROR_LINE_MAX) for error in errors[:MAX_ERRORS_SHOWN]]
     if len(errors) > MAX_ERRORS_SHOWN:
         shown.append(f"… and {len(errors) - MAX_ERRORS_SHOWN} more")
     if not escape:

@@ -3,7 +3,8 @@
 An alert payload is plain JSON stored in the outbox (so a message queued
 before a crash renders the same after it): the article and its hits.
 Every article field is escaped for Telegram's HTML parse mode; the matched
-term is set in bold inside the snippet.
+term is set in bold inside the snippet. Fields are cut to their caps first
+(`msglimit`), so a message always fits Telegram's limit and stays valid HTML.
 """
 
 from __future__ import annotations
@@ -12,10 +13,20 @@ import html
 from zoneinfo import ZoneInfo
 
 from .models import Article, Hit
+from .msglimit import (
+    SNIPPET_MAX,
+    SOURCE_MAX,
+    TELEGRAM_LIMIT,
+    TERM_MAX,
+    TITLE_MAX,
+    TOPIC_MAX,
+    cut_text,
+    join_fitting,
+)
 from .textnorm import tokenize
 from .timeutil import iso, parse_iso
 
-TELEGRAM_LIMIT = 4096
+__all__ = ["TELEGRAM_LIMIT", "alert_payload", "bold_term", "link_html", "render_alert_html"]
 
 
 def alert_payload(
@@ -69,24 +80,33 @@ def render_alert_text(payload: dict, tz: ZoneInfo) -> str:
 
 def render_alert_html(payload: dict, tz: ZoneInfo) -> str:
     article = payload["article"]
-    topics = ", ".join(html.escape(h["topic_title"]) for h in payload["hits"])
+    topics = cut_text(", ".join(h["topic_title"] for h in payload["hits"]), TOPIC_MAX)
+    source = cut_text(article["source"] or "", SOURCE_MAX)
     parts = [
-        f"🔔 <b>{topics}</b>",
-        f'<a href="{html.escape(article["url"], quote=True)}">{html.escape(article["title"])}</a>',
-        f"<i>{html.escape(article['source'])} · {html.escape(local_time(article['published_at'], tz))}</i>",
+        f"🔔 <b>{html.escape(topics)}</b>",
+        link_html(article["url"], article["title"]),
+        f"<i>{html.escape(source)} · {html.escape(local_time(article['published_at'], tz))}</i>",
     ]
     for hit in payload["hits"]:
-        parts.append(
-            f"matched “{html.escape(hit['term'])}”: {bold_term(hit['snippet'], hit['term'])}"
-        )
-    text = "\n".join(parts)
-    if len(text) > TELEGRAM_LIMIT:  # a pathological snippet: drop snippets, keep the link
-        text = "\n".join(parts[:3])
-    return text
+        parts.append(matched_html(hit["term"], hit["snippet"]))
+    return join_fitting(parts, keep=3)  # many topics' snippets: drop snippets, keep the link
+
+
+def link_html(url: str, text: str, limit: int = TITLE_MAX) -> str:
+    """A Telegram link: `text` cut to `limit` and escaped, `url` escaped for the attribute."""
+    shown = html.escape(cut_text(text, limit))
+    return f'<a href="{html.escape(url, quote=True)}">{shown}</a>'
+
+
+def matched_html(term: str, snippet: str) -> str:
+    """The line `matched “term”: snippet`, the term in bold, both cut to their caps."""
+    term = cut_text(term, TERM_MAX)
+    return f"matched “{html.escape(term)}”: {bold_term(snippet, term)}"
 
 
 def bold_term(snippet: str, term: str) -> str:
-    """Escape the snippet and set the words of the matched term in bold."""
+    """Escape the snippet (cut to its cap) and set the words of the matched term in bold."""
+    snippet = cut_text(snippet, SNIPPET_MAX)
     keys = {t.key for t in tokenize(term)}
     out, last = [], 0
     for token in tokenize(snippet):

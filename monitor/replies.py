@@ -2,7 +2,8 @@
 
 Kept apart from bot.py so handlers stay parse -> act -> reply, and so the
 texts can be read (and tested) without Telegram. Lists longer than one
-message are split on item boundaries below the 4,096-character limit.
+message are split on item boundaries below the 4,096-character limit,
+measured as Telegram does (`msglimit`); article fields are cut to their caps.
 """
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ from typing import Any
 from .chats import MAX_RECENT, ChatSettings, zone_note
 from .library import WatchlistLibrary
 from .models import Subscription
-from .render import TELEGRAM_LIMIT, bold_term, local_time
+from .msglimit import (
+    LINE_MAX,
+    SNIPPET_MAX,
+    SOURCE_MAX,
+    TELEGRAM_LIMIT,
+    TOPIC_MAX,
+    clip_html,
+    cut_text,
+    visible_length,
+)
+from .render import bold_term, link_html, local_time
 from .store import SNIPPET_CLOSE, SNIPPET_OPEN
 from .textnorm import plural
 
@@ -220,10 +231,10 @@ def recent_texts(rows: list[dict], settings: ChatSettings) -> list[str]:
     blocks = [f"<b>Latest {len(articles)} for your subscriptions</b>"]
     for hits in articles.values():
         first = hits[0]
-        topics = ", ".join(dict.fromkeys(h["topic"] for h in hits))
+        topics = cut_text(", ".join(dict.fromkeys(h["topic"] for h in hits)), TOPIC_MAX)
         blocks.append(
             f"• {_link(first['url'], first['title'])}\n"
-            f"<i>{e(first['source'] or '')} · {e(local_time(first['published_at'], settings.tz))}"
+            f"<i>{_source(first)} · {e(local_time(first['published_at'], settings.tz))}"
             f" · {e(topics)}</i>\n{bold_term(first['snippet'], first['term'])}"
         )
     return pack(blocks)
@@ -232,19 +243,18 @@ def recent_texts(rows: list[dict], settings: ChatSettings) -> list[str]:
 def search_texts(
     query: str, rows: list[dict], settings: ChatSettings, corrected: str | None = None
 ) -> list[str]:
+    query = cut_text(query, LINE_MAX)
     if not rows:
         return [f"Nothing stored matches “{e(query)}”. Every word must appear; try fewer."]
     if corrected:  # nothing matched as typed: the closest words the index knows did
-        query = f"{corrected}” (nothing matched “{query}"
+        query = f"{cut_text(corrected, LINE_MAX)}” (nothing matched “{query}"
     found = plural(len(rows), "article") if len(rows) > 1 else "The one article"
     blocks = [f"<b>{found} matching “{e(query)}”{', newest first' if len(rows) > 1 else ''}</b>"]
     for row in rows:
-        snippet = (
-            e(row["snippet"] or "").replace(SNIPPET_OPEN, "<b>").replace(SNIPPET_CLOSE, "</b>")
-        )
+        snippet = marked_html(row["snippet"] or "")
         blocks.append(
             f"• {_link(row['url'], row['title'])}\n"
-            f"<i>{e(row['source'] or '')} · {e(local_time(row['published_at'], settings.tz))}</i>"
+            f"<i>{_source(row)} · {e(local_time(row['published_at'], settings.tz))}</i>"
             + (f"\n{snippet}" if snippet else "")
         )
     return pack(blocks)
@@ -253,7 +263,7 @@ def search_texts(
 def status_text(status: dict[str, Any]) -> str:
     health = "✅ ok" if status["healthy"] else "⚠️ problem"
     lines = [f"<b>Status</b>: {health}"]
-    lines += [f"• {e(p)}" for p in status["problems"]]
+    lines += [f"• {e(cut_text(p, LINE_MAX))}" for p in status["problems"][:10]]
     lines += [
         f"Last poll: {e(status['last_cycle_at'] or 'never')}",
         f"Feeds: {status['feeds_ok']} ok, {status['feeds_failing']} failing, "
@@ -268,8 +278,9 @@ def status_text(status: dict[str, Any]) -> str:
         f"subscribers: {status['subscribers']}",
     ]
     for feed in status["failing_feeds"][:10]:
-        lines.append(f"✗ {e(feed['url'])} ×{feed['failures']}: {e(feed['last_error'] or '')}")
-    return "\n".join(lines)
+        url, error = cut_text(feed["url"], 150), cut_text(feed["last_error"] or "", 150)
+        lines.append(f"✗ {e(url)} ×{feed['failures']}: {e(error)}")
+    return clip_html("\n".join(lines))
 
 
 def not_allowed_text(chat_id: int) -> str:
@@ -287,32 +298,52 @@ def admin_only_text(user_id: int | None) -> str:
 
 
 def unknown_command_text(command: str) -> str:
-    return f"I don't know {e(command)}. /help lists what I can do."
+    return f"I don't know {e(cut_text(command, 100))}. /help lists what I can do."
 
 
 def cut(text: str, limit: int) -> str:
-    """`text` within `limit` characters, with "…" where it was cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """`text` within `limit` characters (as Telegram counts them), with "…" where it was cut."""
+    return cut_text(text, limit)
 
 
 def _link(url: str, title: str) -> str:
-    title = cut(title, TITLE_MAX)
-    return f'<a href="{e(url, quote=True)}">{e(title)}</a>'
+    return link_html(url, title, TITLE_MAX)  # lists of many items: shorter titles
+
+
+def _source(row: dict) -> str:
+    return e(cut_text(row["source"] or "", SOURCE_MAX))
+
+
+def marked_html(snippet: str) -> str:
+    """A search snippet, escaped, its matched words (between SNIPPET_OPEN and SNIPPET_CLOSE)
+    in bold; a marker out of turn (a cut inside a match, or one in the text itself) is
+    dropped, so the tags always pair up."""
+    out, bold = [], False
+    for ch in cut_text(snippet, SNIPPET_MAX):
+        if ch in (SNIPPET_OPEN, SNIPPET_CLOSE):
+            if (ch == SNIPPET_OPEN) != bold:
+                out.append("</b>" if bold else "<b>")
+                bold = not bold
+            continue
+        out.append(e(ch))
+    return "".join(out) + ("</b>" if bold else "")
 
 
 def pack(blocks: list[str], limit: int = TELEGRAM_LIMIT, separator: str = "\n") -> list[str]:
-    """Join blocks into as few messages as fit under `limit`, never splitting a block."""
+    """Join blocks into as few messages as fit under `limit` (visible UTF-16 units, as
+    Telegram counts), never splitting a block; a block too long alone is clipped."""
     parts: list[str] = []
-    current = ""
+    current, size = "", 0
+    gap = visible_length(separator)
     for block in blocks:
-        if len(block) > limit:  # cutting HTML would break it; titles are capped, so never
-            block = "(an item too long to show)"
-        candidate = f"{current}{separator}{block}" if current else block
-        if len(candidate) > limit and current:
-            parts.append(current)
-            current = block
+        block = clip_html(block, limit)
+        length = visible_length(block)
+        if current and size + gap + length <= limit:
+            current, size = f"{current}{separator}{block}", size + gap + length
         else:
-            current = candidate
+            if current:
+                parts.append(current)
+            current, size = block, length
     if current:
         parts.append(current)
     return parts

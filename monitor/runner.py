@@ -86,7 +86,13 @@ def build_telegram_runtime(config: Config, token: str, limits: Limits | None = N
     """The runtime with the Telegram sink: Telegram chats get Telegram, `console` the console."""
     gate = SendGate(RateLimiter(limits))
     default_tz = ZoneInfo(config.digest.timezone)
-    sink = TelegramSink.connect(token, config.telegram.base_url, gate, default_tz)
+    sink = TelegramSink.connect(
+        token,
+        config.telegram.base_url,
+        gate,
+        default_tz,
+        send_timeout=config.telegram.send_timeout_seconds,
+    )
     rt = build_runtime(config, sinks=[sink], telegram_enabled=True)
     rt.drain.budget_seconds = DRAIN_BUDGET_SECONDS
     sink.on_migrated = lambda old, new: migrate(rt, old, new, rt.clock())

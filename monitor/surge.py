@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 from .config import DigestConfig
 from .deliver.console import CONSOLE_CHAT
 from .feedback import alert_keyboard
-from .render import bold_term, local_time
+from .msglimit import LINE_MAX, cut_text, join_fitting
+from .render import link_html, local_time, matched_html
 from .store import Store
 
 Recipients = dict[str, tuple[Callable[[str, str], bool], str]]  # chat -> (wants, zone)
@@ -111,11 +112,10 @@ def render_surge_html(
 ) -> str:
     lead = rows[0]
     parts = [
-        f"<b>{e(surge_headline(rows, outlets, topic_titles))}</b>",
-        f'<a href="{e(lead["url"], quote=True)}">{e(lead["title"])}</a>',
+        f"<b>{e(cut_text(surge_headline(rows, outlets, topic_titles), LINE_MAX))}</b>",
+        link_html(lead["url"], lead["title"]),
         f"<i>first published {e(local_time(lead['published_at'], tz))}</i>",
     ]
     for row in rows:
-        parts.append(f"matched “{e(row['term'])}”: {bold_term(row['snippet'], row['term'])}")
-    text = "\n".join(parts)
-    return text if len(text) <= 4000 else "\n".join(parts[:3])
+        parts.append(matched_html(row["term"], row["snippet"]))
+    return join_fitting(parts, keep=3)

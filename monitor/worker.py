@@ -7,7 +7,7 @@ The pipeline, and the code below follows it stage by stage:
           ETag/Last-Modified, the feeds ready together in one transaction)
         | store.index_new_articles (for /search; every 2,000 articles, in idle
           moments and at the end)
-        | archive | deliver | store.mark_sent
+        | archive | deliver | store.finish_sent
 
 `parse` (and, in a big cycle, `match` as well) runs in worker processes
 (parsepool.py); everything that touches the database runs here.
@@ -436,6 +436,6 @@ def backoff_delay(failures: int, interval: int, cap: int) -> timedelta | None:
 
 async def deliver(rt: Runtime) -> DrainReport:
     """Drain the outbox. Shielded: a caller cancelled at shutdown (the scheduler cancels its
-    jobs) never cuts a send off between Telegram's answer and `mark_sent`; the drain stops
+    jobs) never cuts a send off between Telegram's answer and `finish_sent`; the drain stops
     by itself before its next message once `rt.drain.stopping` is set."""
     return await asyncio.shield(drain_outbox(rt.store, rt.sinks, rt.clock, state=rt.drain))

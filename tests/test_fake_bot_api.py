@@ -430,3 +430,24 @@ def test_application_command_handler_replies(fake):
     assert reply["text"] == f"Welcome, <b>{CHAT}</b>!"
     assert fake.pending_updates() == []  # the updater confirmed the update on shutdown
     assert all(c.status in (200, 409) for c in fake.calls)
+
+
+def test_message_length_is_measured_as_telegram_does(fake):
+    """Visible text after entity parsing, in UTF-16 units: markup is free, an astral
+    emoji counts two."""
+
+    async def scenario(bot):
+        results = []
+        for text in (
+            "<b>" + "&amp;" * 4096 + "</b>",  # 20,000 characters of HTML, 4,096 visible
+            "😀" * 2048,  # 2,048 characters, 4,096 UTF-16 units
+            "😀" * 2048 + "x",
+        ):
+            try:
+                await bot.send_message(CHAT, text, parse_mode="HTML")
+                results.append("ok")
+            except BadRequest as exc:
+                results.append(exc.message)
+        return results
+
+    assert run_with_bot(fake, scenario) == ["ok", "ok", "Message is too long"]

@@ -27,6 +27,7 @@ from monitor.digestjob import queue_digest
 from monitor.library import WatchlistLibrary
 from monitor.logsetup import setup_logging
 from monitor.models import Article, Hit, OutboxMessage
+from monitor.msglimit import utf16_len
 from monitor.render import TELEGRAM_LIMIT, alert_payload
 from monitor.store import Store
 from monitor.worker import Runtime, deliver
@@ -141,7 +142,7 @@ def test_long_digest_is_split_on_entry_boundaries(config, clock, fake):
     report = asyncio.run(drain(rt))
     assert report.sent == parts and report.failed == 0
     sent = fake.sent_messages(CHAT)
-    assert all(len(m["text"]) <= TELEGRAM_LIMIT for m in sent)
+    assert all(utf16_len(m["_plain"]) <= TELEGRAM_LIMIT for m in sent)  # as Telegram counts
     assert [m["_plain"].rstrip().endswith(f"({i}/{parts})") for i, m in enumerate(sent, 1)] == [
         True
     ] * parts  # in order

@@ -28,11 +28,9 @@ from typing import Any, Protocol
 from ..errors import DeliveryError, StoreError
 from ..models import OutboxMessage
 from ..store import Store
+from .retrypolicy import backoff, decide_retry
 
 log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 12
-MAX_RETRY_DELAY = timedelta(hours=1)
 
 
 class Sink(Protocol):
@@ -50,13 +48,6 @@ class DrainReport:
     retried: int = 0
     failed: int = 0
     errors: int = 0  # chats whose drain stopped on an unexpected error (logged)
-
-
-def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
-    """Exponential backoff from 5 s, capped at an hour; Telegram's retry_after wins."""
-    if retry_after is not None:
-        return timedelta(seconds=max(retry_after, 1))
-    return min(timedelta(seconds=5 * 2 ** min(attempts, 12)), MAX_RETRY_DELAY)
 
 
 CLAIM_SECONDS = 120  # a sender's lease on a chat and on its message in flight
@@ -201,7 +192,7 @@ async def _drain_chat(chat: _Chat, budget: _Budget, report: DrainReport) -> None
             # whether it went out is unknown: it goes back in the queue, and the error is
             # this chat's alone
             error = f"{type(exc).__name__}: {exc}"
-            retry_at = chat.clock() + retry_delay(message.attempts, None)
+            retry_at = chat.clock() + backoff(message.attempts)
             await chat.call(store.finish_retry, message.id, chat.sender, error, retry_at)
             raise
         if not await chat.call(store.finish_sent, message.id, chat.sender, chat.clock()):
@@ -241,7 +232,8 @@ def _record_failure(
             "chat unreachable, pausing its subscriptions chat=%s error=%s", message.chat_id, exc
         )
         store.pause_chat(message.chat_id, now)
-    if exc.permanent or exc.chat_gone or message.attempts + 1 >= MAX_ATTEMPTS:
+    decision = decide_retry(message, exc, now)
+    if decision.at is None:  # fail for good (retrypolicy says when)
         log.error(
             "message failed outbox_id=%d chat=%s kind=%s error=%s",
             message.id,
@@ -254,13 +246,13 @@ def _record_failure(
         if exc.chat_gone:
             store.fail_queue(message.chat_id, f"chat unreachable: {exc}")
         return
-    retry_at = now + retry_delay(message.attempts, exc.retry_after)
     log.warning(
         "message will be retried outbox_id=%d chat=%s at=%s error=%s",
         message.id,
         message.chat_id,
-        retry_at.isoformat(),
+        decision.at.isoformat(),
         exc,
     )
-    store.finish_retry(message.id, sender, str(exc), retry_at)
+    later = decision.action == "later"  # a 429: not an attempt
+    store.finish_retry(message.id, sender, str(exc), decision.at, counts_as_attempt=not later)
     report.retried += 1

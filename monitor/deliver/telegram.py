@@ -8,7 +8,9 @@ Telegram's answers become `DeliveryError`s that the drain knows how to treat
   `chat_gone`, its subscriptions are paused;
 - any other BadRequest (malformed HTML, too long): `permanent`, recorded as
   failed with Telegram's reason, never retried in a loop;
-- NetworkError, TimedOut, 5xx: transient, retried with backoff;
+- NetworkError, TimedOut, 5xx: transient, retried with backoff; a timeout
+  after the request went out may have delivered the message (`maybe_delivered`),
+  so sends wait `[telegram] send_timeout_seconds` for their answer, not PTB's 5 s;
 - ChatMigrated (a group became a supergroup): sent again to the new id, and
   the chat's subscriptions follow it (`on_migrated`).
 `GateRateLimiter` puts the bot's command replies through the same gate, so
@@ -34,12 +36,15 @@ from telegram.error import (
     InvalidToken,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import BaseRateLimiter
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from ..errors import ConfigError, DeliveryError
 from ..models import OutboxMessage
+from ..msglimit import clip_html, fits
 from ..render import render_alert_html
 from .console import CONSOLE_CHAT
 from .ratelimit import SendGate
@@ -61,6 +66,10 @@ CHAT_GONE_MARKERS = (
     "bot was kicked",
     "channel_private",
 )
+DEFAULT_SEND_TIMEOUT = 20.0  # seconds; `[telegram] send_timeout_seconds`
+# httpx's timeouts that happen before a request is on the wire: Telegram never saw it.
+# PTB keeps the httpx error as the cause; only fetch.py imports httpx, so it is named here.
+NOT_SENT_TIMEOUTS = frozenset({"ConnectTimeout", "PoolTimeout"})
 
 
 def telegram_chat_id(chat_id: str) -> int | str:
@@ -76,12 +85,27 @@ def retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
 
 
+def maybe_delivered(exc: TelegramError) -> bool:
+    """A timeout after the request left: Telegram may have sent it and lost only the answer."""
+    return isinstance(exc, TimedOut) and type(exc.__cause__).__name__ not in NOT_SENT_TIMEOUTS
+
+
 def render_message(message: OutboxMessage, default_tz: ZoneInfo) -> str:
-    """The HTML text of an outbox row: alerts are rendered now, digests were at queue time."""
+    """The HTML text of an outbox row: alerts are rendered now, digests were at queue time
+    (a row queued before fields were capped may be too long: it is clipped, not lost)."""
     payload = message.payload
     if message.kind == "alert":
         return render_alert_html(payload, ZoneInfo(payload.get("timezone") or default_tz.key))
-    return payload["text"]
+    return fit_message(payload["text"], f"outbox_id={message.id} kind={message.kind}")
+
+
+def fit_message(text: str, what: str) -> str:
+    """The last guard before Telegram: a message over its limit is clipped, and logged (a
+    renderer missed a cap), rather than refused "Message is too long" and lost."""
+    if fits(text):
+        return text
+    log.warning("message over Telegram's limit clipped %s", what)
+    return clip_html(text)
 
 
 class TelegramSink:
@@ -110,9 +134,16 @@ class TelegramSink:
 
     @classmethod
     def connect(
-        cls, token: str, base_url: str, gate: SendGate, default_tz: ZoneInfo
+        cls,
+        token: str,
+        base_url: str,
+        gate: SendGate,
+        default_tz: ZoneInfo,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
     ) -> TelegramSink:
-        return cls(Bot(token, base_url=base_url), gate, default_tz)
+        # a slow answer is still an answer: giving up on it early resends a sent message
+        request = HTTPXRequest(read_timeout=send_timeout)
+        return cls(Bot(token, base_url=base_url, request=request), gate, default_tz)
 
     async def start(self) -> None:
         """getMe: proves the token and the API address before anything is sent."""
@@ -185,6 +216,11 @@ class TelegramSink:
             return DeliveryError(f"Telegram: {exc.message}", chat_gone=gone, permanent=not gone)
         if isinstance(exc, InvalidToken):
             log.error("Telegram rejected the bot token; messages wait in the outbox")
+        if maybe_delivered(exc):
+            return DeliveryError(
+                f"Telegram: no answer in time, the message may have been delivered: {exc.message}",
+                maybe_delivered=True,
+            )
         return DeliveryError(f"Telegram: {type(exc).__name__}: {exc.message}")
 
 

@@ -27,10 +27,11 @@ Where the fake differs from Telegram on purpose:
   does not start ``&amp; &lt; &gt; &quot;`` or a numeric reference (with ``;``)
   is rejected, as the Bot API documentation demands. Telegram itself leaves such
   text literal. Pass ``strict_entities=False`` for Telegram's lenient behaviour.
-* The 4096 limit is applied to the raw ``text`` parameter (Telegram measures the
-  text after entity parsing), so a fake pass implies a real pass.
+* The 4096 limit is measured as Telegram measures it: the visible text after entity
+  parsing, in UTF-16 code units (an astral emoji counts 2, ``&amp;`` counts 1, tags 0).
 * Markdown parse modes are accepted but not validated.
-* Any chat id is a valid destination; use ``block_chat`` or ``fail_next`` for errors.
+* Any chat id is a valid destination; use ``block_chat`` or ``fail_next`` for errors,
+  ``delay_next`` for answers that come late (the message itself is sent at once).
 """
 
 from __future__ import annotations
@@ -483,6 +484,7 @@ class FakeBotAPI:
         self._next_message_id: dict[int | str, int] = {}
         self._messages: dict[tuple[int | str, int], dict[str, Any]] = {}
         self._failures: dict[str, deque[_Failure]] = {}
+        self._delays: dict[str, deque[float]] = {}
         self._blocked: set[int | str] = set()
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._callback_queries: dict[str, dict[str, Any]] = {}
@@ -665,6 +667,13 @@ class FakeBotAPI:
                 _Failure(status, description, retry_after, times)
             )
 
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next `times` calls of `method` are carried out at once, but each answer is sent
+        `seconds` later: a slow Telegram, or an answer lost on the way back."""
+        canonical = self._canonical.get(method.lower(), method)
+        with self._cond:
+            self._delays.setdefault(canonical, deque()).extend([seconds] * times)
+
     def block_chat(self, chat_id: int | str) -> None:
         """sendMessage/edits/sendChatAction to this chat answer 403 (bot blocked by user)."""
         with self._cond:
@@ -792,6 +801,10 @@ class FakeBotAPI:
             )
         with self._cond:
             self._calls.append(Call(method, params, arrived, status, payload))
+            delays = self._delays.get(method)
+            delay = delays.popleft() if delays else 0.0
+        if delay:  # done and recorded, but the answer is late: the client may give up on it
+            time.sleep(delay)
         return status, payload
 
     def _raise_scripted_failure(self, method: str) -> None:
@@ -879,8 +892,6 @@ class FakeBotAPI:
         text = params.get("text")
         if not isinstance(text, str) or not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(text) > MAX_MESSAGE_LENGTH:
-            raise ApiError(400, "Bad Request: message is too long")
         parse_mode = str(params.get("parse_mode") or "").lower()
         if parse_mode == "html":
             try:
@@ -895,6 +906,8 @@ class FakeBotAPI:
             raise ApiError(400, "Bad Request: unsupported parse_mode")
         if not plain.strip():
             raise ApiError(400, "Bad Request: message text is empty")
+        if _utf16_len(plain) > MAX_MESSAGE_LENGTH:
+            raise ApiError(400, "Bad Request: message is too long")
         return plain, entities
 
     @staticmethod
