@@ -40,6 +40,7 @@ DEFAULT_FILES = [
     DATA / "blind_articles.jsonl",
     DATA / "blind450_dev.jsonl",
     DATA / "blind450_holdout.jsonl",
+    *(DATA / f"blind_{name}_dev.jsonl" for name in "fghi"),
     *([INDEPENDENT] if INDEPENDENT.is_file() else []),
 ]
 __all__ = ["TopicScore", "evaluate", "overall", "markdown_table", "load_labeled", "run_match"]
