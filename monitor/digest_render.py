@@ -144,7 +144,8 @@ def render_telegram_parts(digest: Digest, page_url: str | None = None) -> list[T
 def _more_html(more: int, page_url: str | None) -> str:
     stories = "story" if more == 1 else "stories"
     if page_url:
-        return f'<i>…and {more} more {stories}: <a href="{e(page_url, quote=True)}">the day\'s page</a></i>'
+        page = link_html(page_url, "the day's page")
+        return f"<i>…and {more} more {stories}: {page}</i>"
     return f"<i>…and {more} more {stories} (/recent 20 lists the latest)</i>"
 
 

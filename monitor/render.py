@@ -2,8 +2,9 @@
 
 An alert payload is plain JSON stored in the outbox (so a message queued
 before a crash renders the same after it): the article and its hits.
-Every article field is escaped for Telegram's HTML parse mode; the matched
-term is set in bold inside the snippet. Fields are cut to their caps first
+Every article field is escaped for Telegram's HTML parse mode; every
+Telegram renderer makes its links with `link_html` (http(s) only); the
+matched term is set in bold inside the snippet. Fields are cut to their caps first
 (`msglimit`), so a message always fits Telegram's limit and stays valid HTML.
 """
 
@@ -25,6 +26,7 @@ from .msglimit import (
 )
 from .textnorm import tokenize
 from .timeutil import iso, parse_iso
+from .urlsafety import safe_http_url
 
 __all__ = ["TELEGRAM_LIMIT", "alert_payload", "bold_term", "link_html", "render_alert_html"]
 
@@ -93,9 +95,12 @@ def render_alert_html(payload: dict, tz: ZoneInfo) -> str:
 
 
 def link_html(url: str, text: str, limit: int = TITLE_MAX) -> str:
-    """A Telegram link: `text` cut to `limit` and escaped, `url` escaped for the attribute."""
+    """A Telegram link: `text` cut to `limit` and escaped. Only an http(s) `url` becomes a
+    text_link: a feed's `javascript:`, `data:`, `file:` or `tg:` link would be a command to
+    the reader's client (issue 12, finding 5), so its title is shown as plain text."""
     shown = html.escape(cut_text(text, limit))
-    return f'<a href="{html.escape(url, quote=True)}">{shown}</a>'
+    href = safe_http_url(url or "")
+    return f'<a href="{html.escape(href, quote=True)}">{shown}</a>' if href else shown
 
 
 def matched_html(term: str, snippet: str) -> str:

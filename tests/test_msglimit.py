@@ -47,9 +47,12 @@ PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 
 def assert_sendable(text: str) -> str:
-    """Telegram would take it: it parses, and its visible text fits."""
-    plain, _ = parse_telegram_html(text)  # raises on invalid HTML
+    """Telegram would take it: it parses, its visible text fits, and it links only to
+    http(s) (finding 5)."""
+    plain, entities = parse_telegram_html(text)  # raises on invalid HTML
     assert utf16_len(plain) <= TELEGRAM_LIMIT
+    links = [e["url"] for e in entities if e["type"] == "text_link"]
+    assert all(u.lower().startswith(("http://", "https://")) for u in links), links
     assert visible_length(text) == utf16_len(plain)  # our measure is Telegram's
     return plain
 
