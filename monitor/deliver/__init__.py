@@ -1,9 +1,11 @@
 """Draining the outbox into sinks: the console, and Telegram when a token is set.
 
 Every message goes through the outbox table; a row is marked sent only after
-its sink accepted it (at-least-once; the unique dedupe keys make sure a
-message is queued once). Failures are sorted by what they mean:
-- transient (network, 5xx, 429): retried with backoff, honouring retry_after;
+its sink accepted it (the unique dedupe keys make sure a message is queued
+once, and the claims that a message is sent once per claim, see `Store.claim_next`).
+Failures are sorted by what they mean (retrypolicy.py):
+- 429: waited out (retry_after), not counted as an attempt;
+- transient (network, 5xx): retried with backoff, 5 s doubling to 5 minutes, forever;
 - permanent (Telegram rejects the message): marked failed with the reason;
 - the chat is gone or blocked the bot: its subscriptions are paused and its
   other pending messages given up, not retried forever.
