@@ -974,7 +974,7 @@ class Store:
                 {"chat": chat_id, "now": iso(now), "sender": sender},
             )
             if not rows or (
-                rows[0]["status"] == "pending" and rows[0]["next_attempt_at"] > iso(now)
+                rows[0]["status"] == "pending" and (rows[0]["next_attempt_at"] or "") > iso(now)
             ):
                 return None
             row = rows[0]
