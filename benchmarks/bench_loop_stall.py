@@ -35,19 +35,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-CONFIG = """\
-[storage]
-path = "{db}"
-[watchlists]
-path = "{watchlists}"
-[poll]
-timeout_seconds = 10
-per_host = 4
-jitter_seconds = 0
-[logging]
-level = "ERROR"
-"""
+from bench_feeds import CONFIG  # noqa: E402  the same poller settings as the feed benchmark
+
 PROBE_SECONDS = 0.005
 DRAIN_EVERY = 0.2
 

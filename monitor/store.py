@@ -1061,17 +1061,6 @@ class Store:
             )
         )
 
-    def queued_messages(self, chat_id: str | None = None) -> list[OutboxMessage]:
-        """Every message not yet sent or failed (pending, held or in flight), in order."""
-        sql = """SELECT id, chat_id, kind, dedupe_key, payload, attempts FROM outbox
-                 WHERE status IN ('pending', 'held', 'sending')"""
-        params: tuple = ()
-        if chat_id is not None:
-            sql += " AND chat_id = ?"
-            params = (chat_id,)
-        rows = self._rows(sql + " ORDER BY id", params)
-        return [OutboxMessage(**{**r, "payload": json.loads(r["payload"])}) for r in rows]
-
     def search(self, query: str, limit: int = 10) -> tuple[list[dict], str | None]:
         """`search_articles`, and when nothing matches, once more with each word the index
         does not know replaced by the closest one it does ("sheinbuam" -> "sheinbaum").

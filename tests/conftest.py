@@ -6,7 +6,9 @@ from `fakes.bot_api`.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -150,6 +152,26 @@ def prime_database(path: Path, urls: list[str]) -> None:
         prime_feeds(store)
     finally:
         store.close()
+
+
+def wait_until(condition, seconds: float = 20.0) -> bool:
+    """Poll `condition` every 100 ms until it holds (True) or `seconds` pass (False)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def db_count(db: Path, sql: str) -> int:
+    """One number from a `monitor` subprocess's database, read-only as an operator would;
+    0 while it does not exist yet."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute(sql).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
 
 
 def run_monitor(*args: str, cwd: Path, stdin: str | None = None, timeout: float = 90):

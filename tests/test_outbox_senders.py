@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, prime_database, rss
+from conftest import ROOT, db_count, prime_database, rss, wait_until
 from fakes.bot_api import FakeBotAPI
 from fakes.feed_server import FeedServer, Route
 
@@ -36,23 +35,6 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 CHATS = [7001 + n for n in range(8)]
 ARTICLES = 8
 STORY = re.compile(r"Story (\d+) of the day")
-
-
-def count(db: Path, sql: str) -> int:
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return conn.execute(sql).fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
-def wait_until(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def setup(tmp_path: Path, feeds: FeedServer, sample_watchlists: Path, fake: FakeBotAPI) -> Path:
@@ -120,8 +102,8 @@ def stop(worker: subprocess.Popen) -> str:
 
 
 def everything_sent(db: Path) -> bool:
-    waiting = count(db, "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")
-    return count(db, "SELECT count(*) FROM outbox") > 0 and waiting == 0
+    waiting = db_count(db, "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")
+    return db_count(db, "SELECT count(*) FROM outbox") > 0 and waiting == 0
 
 
 def test_run_and_poll_once_drain_one_outbox_and_each_alert_arrives_once(
@@ -145,7 +127,7 @@ def test_run_and_poll_once_drain_one_outbox_and_each_alert_arrives_once(
     assert worker.returncode == 0 and "Traceback" not in err + operator_err, err
     assert set(seen) == {(chat, n) for chat in CHATS for n in range(ARTICLES)}  # nothing lost
     assert [k for k, times in seen.items() if times > 1] == []  # nothing twice
-    assert count(db, "SELECT count(*) FROM outbox WHERE status = 'sent'") == 64
+    assert db_count(db, "SELECT count(*) FROM outbox WHERE status = 'sent'") == 64
 
 
 def test_sigkill_mid_drain_then_restart_repeats_only_what_was_in_flight(

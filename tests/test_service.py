@@ -11,17 +11,8 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from conftest import ROOT, SAMPLE_WATCHLIST, rss
+from conftest import ROOT, SAMPLE_WATCHLIST, rss, wait_until
 from fakes.feed_server import FeedServer, Route
-
-
-def wait_until(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def query(db: Path, sql: str) -> list[sqlite3.Row]:

@@ -70,7 +70,7 @@ def test_an_uncommitted_outbox_row_is_invisible_to_other_threads(store, clock):
         lambda: seen.extend(store.outbox_due_chats(clock.now)),
     )
     assert seen == []
-    assert store.queued_messages() == []  # rolled back
+    assert store.outbox_rows() == []  # rolled back
 
 
 def test_a_digest_never_sees_an_uncommitted_hit(store, clock):

@@ -9,14 +9,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from conftest import ROOT, prime_database, rss
+from conftest import ROOT, db_count, prime_database, rss, wait_until
 from fakes.bot_api import FakeBotAPI
 from fakes.feed_server import FeedServer, Route
 
@@ -29,23 +27,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def count(db, sql: str) -> int:
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return conn.execute(sql).fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
-def wait_until(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_the_worker_polls_through_a_telegram_outage_and_delivers_after(tmp_path, sample_watchlists):
@@ -81,9 +62,9 @@ def test_the_worker_polls_through_a_telegram_outage_and_delivers_after(tmp_path,
             text=True,
         )
         try:
-            assert wait_until(lambda: count(db, "SELECT count(*) FROM articles") == 1, 30)
+            assert wait_until(lambda: db_count(db, "SELECT count(*) FROM articles") == 1, 30)
             assert worker.poll() is None, "the worker exited while Telegram was down"
-            queued = count(db, "SELECT count(*) FROM outbox WHERE status = 'pending'")
+            queued = db_count(db, "SELECT count(*) FROM outbox WHERE status = 'pending'")
             fake.start(port)
             try:
                 assert wait_until(lambda: fake.sent_messages(CHAT), 30), "nothing delivered"
