@@ -80,10 +80,10 @@ def cpu_seconds(who: int) -> float:
 
 def run_cycles(config_path: str, kinds: dict[str, str], control: str) -> list[dict]:
     """The poller side: two cycles, measured. Runs in its own process."""
-    from monitor import worker
-    from monitor.cli import build_runtime
-    from monitor.config import load_config
-    from monitor.deliver.console import ConsoleSink
+    from monitor.cli.main import build_runtime
+    from monitor.core.config import load_config
+    from monitor.delivery.console import ConsoleSink
+    from monitor.pipeline import cycle as worker
 
     rt = build_runtime(load_config(config_path))
     rt.sinks = [s for s in rt.sinks if not isinstance(s, ConsoleSink)]  # count, don't print
@@ -139,8 +139,8 @@ def parse_baseline_ms(items: int, feeds: int = 20, rounds: int = 3) -> float:
 
     from feed_farm import build_farm
 
-    from monitor.models import Feed, FetchResult
-    from monitor.parse import parse_feed
+    from monitor.core.models import Feed, FetchResult
+    from monitor.feeds.parse import parse_feed
 
     bodies = [f.bodies[1][0] for f in build_farm(feeds, 5, items) if f.bodies]
     now = datetime.now(UTC)

@@ -51,7 +51,7 @@ async def probe(lags: list[float], done: asyncio.Event) -> None:
 
 
 async def drains(rt, done: asyncio.Event) -> int:
-    from monitor import worker
+    from monitor.pipeline import cycle as worker
 
     sent = 0
     n = 0
@@ -67,7 +67,7 @@ async def drains(rt, done: asyncio.Event) -> int:
 
 
 async def measured_cycle(rt, with_drains: bool) -> dict:
-    from monitor import worker
+    from monitor.pipeline import cycle as worker
 
     lags: list[float] = []
     done = asyncio.Event()
@@ -92,9 +92,9 @@ async def measured_cycle(rt, with_drains: bool) -> dict:
 
 def run_one(config_path: str, with_drains: bool) -> dict:
     """The poller side, in its own process."""
-    from monitor import worker
-    from monitor.cli import build_runtime
-    from monitor.config import load_config
+    from monitor.cli.main import build_runtime
+    from monitor.core.config import load_config
+    from monitor.pipeline import cycle as worker
 
     rt = build_runtime(load_config(config_path))
     rt.clock = lambda: datetime.now(UTC)

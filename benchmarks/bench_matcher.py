@@ -41,9 +41,9 @@ from rapidfuzz import fuzz
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
 from benchmarks.corpus import Corpus, make_corpus  # noqa: E402
-from monitor.library import compile_matcher  # noqa: E402
-from monitor.matcher import Matcher  # noqa: E402
-from monitor.textnorm import fold, fold_tokens  # noqa: E402
+from monitor.matching.library import compile_matcher  # noqa: E402
+from monitor.matching.matcher import Matcher  # noqa: E402
+from monitor.text.textnorm import fold, fold_tokens  # noqa: E402
 
 TARGET_SECONDS = 2.0
 TARGET_VS_NAIVE = 20.0

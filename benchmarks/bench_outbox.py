@@ -28,10 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.deliver import DrainState, drain_outbox  # noqa: E402
-from monitor.deliver.ratelimit import SendGate  # noqa: E402
-from monitor.models import OutboxMessage  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from monitor.core.models import OutboxMessage  # noqa: E402
+from monitor.delivery.drain import DrainState, drain_outbox  # noqa: E402
+from monitor.delivery.ratelimit import SendGate  # noqa: E402
+from monitor.storage.store import Store  # noqa: E402
 
 SEND_SECONDS = 0.02
 

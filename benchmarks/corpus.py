@@ -21,8 +21,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from monitor.models import Article
-from monitor.watchlists import Topic, Watchlist
+from monitor.core.models import Article
+from monitor.matching.watchlists import Topic, Watchlist
 
 
 def _word_list(text: str) -> list[str]:

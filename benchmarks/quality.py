@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from anywhere
 
-from monitor.explain import (  # noqa: E402 - the one scoring, shared with the CLI
+from monitor.matching.explain import (  # noqa: E402 - the one scoring, shared with the CLI
     TopicScore,
     evaluate,
     overall,
@@ -52,7 +52,7 @@ def load_labeled(path: Path) -> list[dict]:
 
 
 def score(items: list[dict], predicted: dict[str, set[str]]) -> dict[str, TopicScore]:
-    """Per-topic scores with monitor.explain's rules (the `expect` format scores only the
+    """Per-topic scores with monitor.matching.explain's rules (the `expect` format scores only the
     topics the file labels somewhere)."""
     labeled = read_labeled(map(json.dumps, items))
     scored = {t for item in labeled if item.bare for t in item.truth}

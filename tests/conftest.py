@@ -20,18 +20,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import fakes...` fr
 
 from fakes.bot_api import FakeBotAPI  # noqa: E402
 
-from monitor.config import (  # noqa: E402
+from monitor.core.config import (  # noqa: E402
     Config,
     DigestConfig,
     PollConfig,
     StorageConfig,
     WatchlistsConfig,
 )
-from monitor.store import Store  # noqa: E402
+from monitor.storage.store import Store  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 SHIPPED_WATCHLISTS = ROOT / "watchlists"
-DEMO_FEEDS = ROOT / "monitor" / "demo"
+DEMO_FEEDS = ROOT / "monitor" / "cli" / "demo_feeds"
 SHARED = ROOT.parent / "shared"
 
 SAMPLE_WATCHLIST = """\

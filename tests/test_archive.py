@@ -7,11 +7,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.archive import refresh_archive
-from monitor.cli import main
-from monitor.digest_page import page_meta
-from monitor.models import Article, Hit
-from monitor.store import Store
+from monitor.cli.main import main
+from monitor.core.models import Article, Hit
+from monitor.digests.archive import refresh_archive
+from monitor.digests.page import page_meta
+from monitor.storage.store import Store
 
 TZ = ZoneInfo("America/Mexico_City")
 TITLES = {("sample", "sheinbaum"): "Claudia Sheinbaum", ("sample", "dea-immunity"): "DEA immunity"}
@@ -67,9 +67,9 @@ def test_poll_cycle_writes_the_page_with_telegram_on(tmp_path, config, clock):
     from conftest import rss
     from fakes.feed_server import FeedServer, Route
 
-    from monitor.config import FeedConfig
-    from monitor.runner import build_telegram_runtime
-    from monitor.worker import poll_cycle, sync_config_feeds
+    from monitor.cli.run import build_telegram_runtime
+    from monitor.core.config import FeedConfig
+    from monitor.pipeline.cycle import poll_cycle, sync_config_feeds
 
     items = [{"title": "Sheinbaum visits Sonora", "link": "https://example.org/b", "guid": "b"}]
     with FeedServer() as server:
@@ -151,7 +151,7 @@ def test_stats_without_a_database_is_a_user_error(tmp_path, sample_watchlists, c
 
 
 def test_noisiest_first_weighs_the_number_of_votes():
-    from monitor.stats import Tally, noisiness
+    from monitor.digests.stats import Tally, noisiness
 
     tallies = {
         "one vote, 100%": Tally(hits=3, voted=1, not_relevant=1),
@@ -164,8 +164,8 @@ def test_noisiest_first_weighs_the_number_of_votes():
 
 
 def test_day_pages_link_the_index_and_the_days_before_and_after(tmp_path):
-    from monitor.digest import Digest
-    from monitor.digest_page import write_page
+    from monitor.digests.build import Digest
+    from monitor.digests.page import write_page
 
     for date in ("2026-11-18", "2026-11-20", "2026-11-19"):  # written out of order
         write_page(Digest(date, "UTC", ()), tmp_path)

@@ -16,7 +16,7 @@ from conftest import prime_feeds, rss
 from fakes.feed_server import FeedServer, Route
 from test_worker import make_runtime
 
-from monitor.worker import poll_cycle
+from monitor.pipeline.cycle import poll_cycle
 
 
 def item(n: int, published) -> dict:

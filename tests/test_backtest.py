@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 from conftest import run_monitor
 
-from monitor.backtest import CHANGED, NEW, REMOVED, SAME, render_backtest, run_backtest
-from monitor.models import Article
-from monitor.store import Store
-from monitor.watchlists import check_watchlists
+from monitor.core.models import Article
+from monitor.matching.backtest import CHANGED, NEW, REMOVED, SAME, render_backtest, run_backtest
+from monitor.matching.watchlists import check_watchlists
+from monitor.storage.store import Store
 
 CURRENT = """\
 [watchlist]

@@ -19,15 +19,15 @@ from conftest import prime_database, prime_feeds, rss
 from fakes.bot_api import FakeBotAPI
 from fakes.feed_server import FeedServer, Route
 
-from monitor.bot import build_application, start_bot, stop_bot
-from monitor.chats import digest_missed, queue_chat_digest
-from monitor.config import FeedConfig, TelegramConfig
-from monitor.deliver.ratelimit import Limits
-from monitor.models import Article
-from monitor.runner import build_telegram_runtime, poll_once, run_worker, telegram_sink
-from monitor.scheduler import build_scheduler, run_chat_digest
-from monitor.store import SNIPPET_CLOSE, SNIPPET_OPEN, Store, fts_query
-from monitor.worker import Runtime, deliver, poll_cycle, sync_config_feeds
+from monitor.bot.app import build_application, start_bot, stop_bot
+from monitor.cli.run import build_telegram_runtime, poll_once, run_worker, telegram_sink
+from monitor.core.config import FeedConfig, TelegramConfig
+from monitor.core.models import Article
+from monitor.delivery.ratelimit import Limits
+from monitor.pipeline.chats import digest_missed, queue_chat_digest
+from monitor.pipeline.cycle import Runtime, deliver, poll_cycle, sync_config_feeds
+from monitor.pipeline.scheduler import build_scheduler, run_chat_digest
+from monitor.storage.store import SNIPPET_CLOSE, SNIPPET_OPEN, Store, fts_query
 
 CHAT = 424242
 OTHER = 515151
@@ -539,7 +539,7 @@ def test_digesttime_off_stops_digests_and_a_fixed_offset_is_warned(telegram_conf
 
 
 def test_no_scheduled_digest_while_digests_are_off(telegram_config, clock, fake):
-    from monitor.chats import set_digest_time
+    from monitor.pipeline.chats import set_digest_time
 
     rt = make_runtime(telegram_config, clock, fake)
     rt.store.subscribe(str(CHAT), "sample", [], clock.now)

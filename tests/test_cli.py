@@ -119,7 +119,7 @@ def test_demo_prints_the_same_every_time(tmp_path):
 
 
 def test_poll_digest_and_status_on_a_file_feed(tmp_path):
-    feed = (ROOT / "monitor" / "demo" / "wire-en.xml").as_uri()
+    feed = (ROOT / "monitor" / "cli" / "demo_feeds" / "wire-en.xml").as_uri()
     config = tmp_path / "config.toml"
     config.write_text(
         f'[storage]\npath = "monitor.db"\n[watchlists]\npath = "{SHIPPED_WATCHLISTS.as_posix()}"\n'

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Config, load_config
-from monitor.errors import ConfigError
+from monitor.core.config import Config, load_config
+from monitor.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,7 +92,7 @@ def test_missing_config_file_is_exit_2(tmp_path):
 
 
 def test_example_config_documents_every_key():
-    from monitor.config import _FEED_KEYS, _SECTIONS
+    from monitor.core.config import _FEED_KEYS, _SECTIONS
 
     text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     sections = {line.strip() for line in text.splitlines() if line.startswith("[")}
@@ -105,7 +105,7 @@ def test_example_config_documents_every_key():
 
 
 def test_a_misspelt_key_gets_a_did_you_mean_and_a_token_a_pointer_to_the_environment():
-    from monitor.config import parse_config
+    from monitor.core.config import parse_config
 
     with pytest.raises(ConfigError) as typo:
         parse_config({"poll": {"interval_secs": 60}})

@@ -22,11 +22,11 @@ from conftest import DATA, SHARED
 from fakes.feed_server import CONTENT_TYPES, FeedServer, Route
 from test_worker import make_runtime
 
-from monitor.config import PollConfig
-from monitor.fetch import Fetcher
-from monitor.models import Feed
-from monitor.parse import parse_feed
-from monitor.worker import poll_cycle
+from monitor.core.config import PollConfig
+from monitor.core.models import Feed
+from monitor.feeds.fetch import Fetcher
+from monitor.feeds.parse import parse_feed
+from monitor.pipeline.cycle import poll_cycle
 
 CORPUS = DATA / "feed-corpus"
 FEED_SUFFIXES = {".xml", ".rss", ".atom", ".json"}

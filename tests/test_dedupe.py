@@ -10,11 +10,11 @@ from conftest import rss
 from fakes.feed_server import FeedServer, Route
 from test_worker import make_runtime
 
-from monitor.aggregators import strip_outlet_suffix, unwrap_link
-from monitor.models import Article, Feed, FetchResult
-from monitor.parse import parse_feed
-from monitor.titles import is_near_duplicate
-from monitor.worker import poll_cycle
+from monitor.core.models import Article, Feed, FetchResult
+from monitor.feeds.parse import parse_feed
+from monitor.pipeline.cycle import poll_cycle
+from monitor.text.aggregators import strip_outlet_suffix, unwrap_link
+from monitor.text.titles import is_near_duplicate
 
 HEADLINE = "Mexico curbs DEA immunity for foreign agents in new security law"
 
@@ -115,7 +115,7 @@ def test_titles_leave_the_in_memory_index_after_the_window(store, clock):
 
 
 def test_titles_stored_by_another_process_are_seen(store, clock):
-    from monitor.store import Store
+    from monitor.storage.store import Store
 
     def add(db, n, title, feed):
         with db.transaction():

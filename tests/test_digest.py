@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from pngpixels import read_pixels
 
-from monitor.digest import build_digest
-from monitor.digest_page import render_html_page, write_html_archive
-from monitor.digest_render import render_telegram, render_text
-from monitor.models import Article, Hit
-from monitor.render import TELEGRAM_LIMIT
+from monitor.core.models import Article, Hit
+from monitor.delivery.render import TELEGRAM_LIMIT
+from monitor.digests.build import build_digest
+from monitor.digests.page import render_html_page, write_html_archive
+from monitor.digests.render import render_telegram, render_text
 
 TZ = ZoneInfo("America/Mexico_City")
 TITLES = {("w", "dea"): "DEA immunity", ("w", "people"): "Officials"}
@@ -273,8 +273,8 @@ def test_page_has_every_entry_escapes_every_field_and_shows_votes(store, clock):
 
 
 def test_telegram_parts_number_entries_and_carry_one_button_row_each(store, clock):
-    from monitor.config import DigestConfig
-    from monitor.feedback import digest_payloads, parse_vote
+    from monitor.core.config import DigestConfig
+    from monitor.digests.feedback import digest_payloads, parse_vote
 
     stories = [
         ("f1", f"x{i}", f"Story {i} about DEA immunity " + "word " * 60, "dea", "high", i)
@@ -303,8 +303,8 @@ def test_telegram_parts_number_entries_and_carry_one_button_row_each(store, cloc
 def _collapse_by_comparing_all(rows):
     """The rule of digest._collapse, written the slow way: each row joins the first story
     with its URL (as first seen) or with titles sharing 80% of the words."""
-    from monitor.digest import SAME_STORY_JACCARD, _jaccard
-    from monitor.textnorm import fold_tokens
+    from monitor.digests.build import SAME_STORY_JACCARD, _jaccard
+    from monitor.text.textnorm import fold_tokens
 
     stories, words = [], []
     for row in sorted(rows, key=lambda r: (r["created_at"], r["hit_id"])):
@@ -326,7 +326,7 @@ def _collapse_by_comparing_all(rows):
 def test_collapsing_finds_the_same_stories_as_comparing_every_pair():
     import random
 
-    from monitor.digest import _collapse
+    from monitor.digests.build import _collapse
 
     rng = random.Random(5)
     vocabulary = [f"w{i}" for i in range(60)]
@@ -361,7 +361,7 @@ def test_collapsing_finds_the_same_stories_as_comparing_every_pair():
 
 def test_a_title_joins_a_story_that_shares_only_its_commonest_words():
     """4 of 5 words shared is 0.8: found although the row's rarest word is in no story."""
-    from monitor.digest import _collapse
+    from monitor.digests.build import _collapse
 
     base = {"score": 1.0, "source": "S", "published_at": None, "term": "t", "snippet": "s"}
     rows = [
@@ -377,8 +377,8 @@ def test_a_title_joins_a_story_that_shares_only_its_commonest_words():
 def test_the_text_digest_shows_the_votes():
     from datetime import UTC, datetime
 
-    from monitor.digest import Digest, DigestEntry, DigestTopic
-    from monitor.digest_render import render_text
+    from monitor.digests.build import Digest, DigestEntry, DigestTopic
+    from monitor.digests.render import render_text
 
     entry = DigestEntry(
         "Title",
@@ -398,8 +398,8 @@ def test_the_text_digest_shows_the_votes():
 
 def test_a_busy_day_is_capped_per_topic_with_a_link_to_the_page(store, clock):
     """489 hits once made /digest send 50 messages with about 1,000 vote buttons."""
-    from monitor.config import DigestConfig
-    from monitor.feedback import digest_payloads
+    from monitor.core.config import DigestConfig
+    from monitor.digests.feedback import digest_payloads
 
     stories = [
         ("f1", f"x{i}", f"Story {i} about DEA immunity " + "word " * 20, "dea", "high", i)

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.deliver.console import ConsoleSink
-from monitor.digestjob import queue_digest
-from monitor.library import WatchlistLibrary
-from monitor.models import Article, Hit
-from monitor.store import Store
-from monitor.worker import Runtime
+from monitor.core.models import Article, Hit
+from monitor.delivery.console import ConsoleSink
+from monitor.matching.library import WatchlistLibrary
+from monitor.pipeline.cycle import Runtime
+from monitor.pipeline.digestjob import queue_digest
+from monitor.storage.store import Store
 
 CHAT = "424242"
 

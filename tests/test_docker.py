@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import ROOT
 
-from monitor.config import parse_config
+from monitor.core.config import parse_config
 
 
 def _name(requirement: str) -> str:

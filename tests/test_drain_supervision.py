@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
-from monitor.deliver import DrainState, drain_outbox
-from monitor.models import OutboxMessage
+from monitor.core.models import OutboxMessage
+from monitor.delivery.drain import DrainState, drain_outbox
 
 
 class FlakySink:

@@ -12,11 +12,11 @@ from conftest import rss
 from fakes.feed_server import FeedServer, Route
 from test_worker import ITEMS, make_runtime
 
-from monitor.timeutil import iso, parse_iso
+from monitor.core.timeutil import iso, parse_iso
 
 
 def poll(rt):
-    from monitor.worker import poll_cycle
+    from monitor.pipeline.cycle import poll_cycle
 
     return asyncio.run(poll_cycle(rt))
 
@@ -115,7 +115,7 @@ def test_stop_request_ends_the_cycle_between_feeds(config, clock):
         rt = make_runtime(config, clock, [fast, *slow], io.StringIO())
 
         async def stop_soon():
-            from monitor.worker import poll_cycle
+            from monitor.pipeline.cycle import poll_cycle
 
             asyncio.get_running_loop().call_later(0.5, rt.stopping.set)
             return await poll_cycle(rt)

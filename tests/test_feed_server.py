@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fakes.feed_server import FeedServer, Route, http_date
 
-DEMO = Path(__file__).resolve().parent.parent / "monitor" / "demo"
+DEMO = Path(__file__).resolve().parent.parent / "monitor" / "cli" / "demo_feeds"
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 
 

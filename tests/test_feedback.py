@@ -12,10 +12,10 @@ from fakes.bot_api import FakeBotAPI
 from fakes.feed_server import FeedServer, Route
 from test_bot import CHAT, ITEMS, OPS_WATCHLIST, OTHER, make_runtime, running_bot
 
-from monitor.config import FeedConfig, TelegramConfig
-from monitor.feedback import CHOSEN, mark_choice, parse_vote, vote_data
-from monitor.scheduler import run_chat_digest
-from monitor.worker import poll_cycle
+from monitor.core.config import FeedConfig, TelegramConfig
+from monitor.digests.feedback import CHOSEN, mark_choice, parse_vote, vote_data
+from monitor.pipeline.cycle import poll_cycle
+from monitor.pipeline.scheduler import run_chat_digest
 
 
 @pytest.fixture

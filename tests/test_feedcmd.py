@@ -11,9 +11,9 @@ import pytest
 from conftest import rss
 from fakes.feed_server import FeedServer, Route
 
-from monitor.cli import main
-from monitor.errors import UserError
-from monitor.opml import read_opml, write_opml
+from monitor.cli.main import main
+from monitor.core.errors import UserError
+from monitor.feeds.opml import read_opml, write_opml
 
 ITEMS = [{"title": f"Border security story {i}", "link": f"https://e.org/{i}"} for i in range(4)]
 
@@ -289,7 +289,7 @@ def test_feeds_import_malformed_opml_exits_2_with_file_and_line(workdir, capsys)
 
 
 def test_the_feed_table_fits_a_terminal():
-    from monitor.feedcmd import format_table
+    from monitor.cli.feeds import format_table
 
     now = datetime(2026, 11, 20, tzinfo=UTC)
     row = {

@@ -16,11 +16,11 @@ import pytest
 from conftest import rss
 from fakes.feed_server import FeedServer, Route
 
-from monitor import fetch as fetch_module
-from monitor.config import PollConfig
-from monitor.fetch import Fetcher, retry_after_seconds
-from monitor.models import Feed
-from monitor.parse import parse_feed
+from monitor.core.config import PollConfig
+from monitor.core.models import Feed
+from monitor.feeds import fetch as fetch_module
+from monitor.feeds.fetch import Fetcher, retry_after_seconds
+from monitor.feeds.parse import parse_feed
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 ITEMS = [

@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from monitor.lemmas import keys, lemmatizer, term_key
-from monitor.library import compile_matcher
-from monitor.models import Article
-from monitor.watchlists import Topic, Watchlist
+from monitor.core.models import Article
+from monitor.matching.lemmas import keys, lemmatizer, term_key
+from monitor.matching.library import compile_matcher
+from monitor.matching.watchlists import Topic, Watchlist
 
 
 def topics(terms: tuple[str, ...], title: str) -> set[str]:
@@ -64,7 +64,7 @@ def test_processes_starting_together_build_the_lemma_tries_once_and_whole(tmp_pa
     """Two parse workers may start at the same moment on a new machine: each builds in a
     temporary folder and renames, so neither ever reads half a trie."""
     env = {**os.environ, "NEWS_MONITOR_CACHE": str(tmp_path)}
-    code = "from monitor.lemmas import lemmatizer; print(lemmatizer()('rechazó'))"
+    code = "from monitor.matching.lemmas import lemmatizer; print(lemmatizer()('rechazó'))"
     procs = [
         subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
         for _ in range(2)

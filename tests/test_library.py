@@ -7,9 +7,9 @@ import os
 import pytest
 from conftest import SAMPLE_WATCHLIST
 
-from monitor.errors import WatchlistError
-from monitor.library import WatchlistLibrary
-from monitor.models import Article
+from monitor.core.errors import WatchlistError
+from monitor.core.models import Article
+from monitor.matching.library import WatchlistLibrary
 
 
 def touch_write(path, text):

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.matcher import Matcher, _Starts, allowed_typos
-from monitor.models import Article, Hit
-from monitor.textnorm import TOKEN_RE
-from monitor.topicrules import similarity
-from monitor.watchlists import Topic, Watchlist
+from monitor.core.models import Article, Hit
+from monitor.matching.matcher import Matcher, _Starts, allowed_typos
+from monitor.matching.rules import similarity
+from monitor.matching.watchlists import Topic, Watchlist
+from monitor.text.textnorm import TOKEN_RE
 
 LABELED = Path(__file__).resolve().parent / "data" / "labeled_articles.jsonl"
 

@@ -17,10 +17,17 @@ from pathlib import Path
 import pytest
 from rapidfuzz.distance import OSA
 
-from monitor.matcher import Matcher, allowed_typos
-from monitor.models import Article
-from monitor.textnorm import TOKEN_RE, fold, is_acronym, is_upper_word, sentence_ends, token_key
-from monitor.watchlists import Topic, load_watchlists
+from monitor.core.models import Article
+from monitor.matching.matcher import Matcher, allowed_typos
+from monitor.matching.watchlists import Topic, load_watchlists
+from monitor.text.textnorm import (
+    TOKEN_RE,
+    fold,
+    is_acronym,
+    is_upper_word,
+    sentence_ends,
+    token_key,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -18,15 +18,15 @@ from fakes.bot_api import parse_telegram_html
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.chats import ChatSettings
-from monitor.digest import Digest, DigestEntry, DigestTopic
-from monitor.digest_render import render_telegram_parts
-from monitor.models import Article, Hit
-from monitor.msglimit import TELEGRAM_LIMIT, clip_html, cut_text, utf16_len, visible_length
-from monitor.render import alert_payload, render_alert_html
-from monitor.replies import marked_html, pack, recent_texts, search_texts
-from monitor.store import SNIPPET_CLOSE, SNIPPET_OPEN
-from monitor.surge import render_surge_html
+from monitor.bot.replies import marked_html, pack, recent_texts, search_texts
+from monitor.core.models import Article, Hit
+from monitor.delivery.msglimit import TELEGRAM_LIMIT, clip_html, cut_text, utf16_len, visible_length
+from monitor.delivery.render import alert_payload, render_alert_html
+from monitor.digests.build import Digest, DigestEntry, DigestTopic
+from monitor.digests.render import render_telegram_parts
+from monitor.pipeline.chats import ChatSettings
+from monitor.pipeline.surge import render_surge_html
+from monitor.storage.store import SNIPPET_CLOSE, SNIPPET_OPEN
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 UTC_ZONE = ZoneInfo("UTC")

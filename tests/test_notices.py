@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 
 from conftest import SAMPLE_WATCHLIST
 
-from monitor.config import TelegramConfig
-from monitor.deliver.console import ConsoleSink
-from monitor.library import WatchlistLibrary
-from monitor.store import Store
-from monitor.worker import Runtime, poll_cycle
+from monitor.core.config import TelegramConfig
+from monitor.delivery.console import ConsoleSink
+from monitor.matching.library import WatchlistLibrary
+from monitor.pipeline.cycle import Runtime, poll_cycle
+from monitor.storage.store import Store
 
 
 def rewrite(path, text):

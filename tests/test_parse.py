@@ -11,9 +11,9 @@ import pytest
 from conftest import DATA, DEMO_FEEDS, rss
 from feedparser import mixin as feedparser_mixin
 
-from monitor.htmltext import html_to_text
-from monitor.models import Feed, FetchResult
-from monitor.parse import canonical_url, parse_feed
+from monitor.core.models import Feed, FetchResult
+from monitor.feeds.parse import canonical_url, parse_feed
+from monitor.text.htmltext import html_to_text
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.models import Feed, FetchResult
-from monitor.parse import parse_feed
-from monitor.xmlsafe import drop_doctype
+from monitor.core.models import Feed, FetchResult
+from monitor.feeds.parse import parse_feed
+from monitor.text.xmlsafe import drop_doctype
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 ITEM = "<item><title>{title}</title><link>https://example.org/a</link></item>"

@@ -18,8 +18,8 @@ from conftest import ROOT, rss
 from fakes.feed_server import FeedServer, Route
 from test_worker import make_runtime
 
-from monitor import parsepool
-from monitor.worker import poll_cycle
+from monitor.feeds import parsepool
+from monitor.pipeline.cycle import poll_cycle
 
 
 def feeds_with_hits(server: FeedServer) -> list[str]:
@@ -64,8 +64,8 @@ def test_workers_give_what_inline_parsing_gives(config, clock, monkeypatch, tmp_
 SCRIPT = """
 import asyncio, os, sys, time
 from datetime import UTC, datetime
-from monitor.models import Feed, FetchResult
-from monitor.parsepool import ParsePool
+from monitor.core.models import Feed, FetchResult
+from monitor.feeds.parsepool import ParsePool
 
 async def main():
     pool = ParsePool(2, [], inline_budget=0)
@@ -130,7 +130,7 @@ def running(pid: int) -> bool:
 def test_many_feeds_never_polled_start_the_workers_with_the_first_body():
     """A first run or an OPML import parses every feed: no in-process warm-up then.
     Feeds polled before (validators, a body hash) or failing ones do not count."""
-    from monitor.models import Feed
+    from monitor.core.models import Feed
 
     fresh = [Feed(f"https://n.test/{i}") for i in range(parsepool.FRESH_FEEDS_FOR_WORKERS)]
     known = [

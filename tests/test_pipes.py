@@ -11,7 +11,7 @@ from conftest import ROOT, SHIPPED_WATCHLISTS
 
 @pytest.mark.parametrize("command", [["digest"], ["seeds", "suggest", str(ROOT / "seeds")]])
 def test_a_closed_pipe_ends_the_command_quietly(tmp_path, command):
-    feed = (ROOT / "monitor" / "demo" / "wire-en.xml").as_uri()
+    feed = (ROOT / "monitor" / "cli" / "demo_feeds" / "wire-en.xml").as_uri()
     config = tmp_path / "config.toml"
     config.write_text(
         f'[storage]\npath = "monitor.db"\n[watchlists]\npath = "{SHIPPED_WATCHLISTS.as_posix()}"\n'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from monitor.progress import SHOW_FROM_FEEDS, Progress
+from monitor.core.progress import SHOW_FROM_FEEDS, Progress
 
 
 class Terminal(io.StringIO):
@@ -25,7 +25,7 @@ def test_a_terminal_gets_a_counter_rewritten_in_place():
 def test_a_log_gets_a_summary_line_every_so_often(caplog):
     now = [0.0]
     progress = Progress(300, stream=io.StringIO(), clock=lambda: now[0], every=10)
-    with caplog.at_level(logging.INFO, logger="monitor.progress"):
+    with caplog.at_level(logging.INFO, logger="monitor.core.progress"):
         for _ in range(10):
             now[0] += 3
             progress.done(16, 100)

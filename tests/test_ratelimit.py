@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from monitor.deliver.ratelimit import Limits, RateLimiter, SendGate, is_group
+from monitor.delivery.ratelimit import Limits, RateLimiter, SendGate, is_group
 
 
 def max_in_window(times: list[float], window: float) -> int:

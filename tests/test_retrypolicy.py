@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.deliver.retrypolicy import MAX_DELAY, backoff, decide_retry
-from monitor.errors import DeliveryError
-from monitor.models import OutboxMessage
+from monitor.core.errors import DeliveryError
+from monitor.core.models import OutboxMessage
+from monitor.delivery.retrypolicy import MAX_DELAY, backoff, decide_retry
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 

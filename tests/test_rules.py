@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.matcher import Matcher
-from monitor.models import Article
-from monitor.watchlists import check_watchlists
+from monitor.core.models import Article
+from monitor.matching.matcher import Matcher
+from monitor.matching.watchlists import check_watchlists
 
 WATCHLIST = """\
 [watchlist]

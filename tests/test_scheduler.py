@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.housekeeping import run_housekeeping
-from monitor.models import Article, Hit
-from monitor.scheduler import DailyAt
+from monitor.core.models import Article, Hit
+from monitor.pipeline.housekeeping import run_housekeeping
+from monitor.pipeline.scheduler import DailyAt
 
 NEW_YORK = ZoneInfo("America/New_York")  # clocks go forward 2027-03-14, back 2027-11-07
 

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 import sqlite_utils
 
-from monitor.models import Article
-from monitor.store import Store, migrations
+from monitor.core.models import Article
+from monitor.storage.store import Store, migrations
 
 
 def articles(start: int, count: int, title: str = "Iniciativa Mérida") -> list[Article]:
@@ -151,7 +151,7 @@ def test_a_cycle_waiting_on_a_slow_feed_indexes_what_it_stored_meanwhile(config,
     from fakes.feed_server import FeedServer, Route
     from test_worker import make_runtime
 
-    from monitor.worker import poll_cycle
+    from monitor.pipeline.cycle import poll_cycle
 
     items = [{"title": f"Mérida story {i}", "link": f"https://e.org/{i}"} for i in range(3)]
     with FeedServer() as server:
@@ -184,7 +184,7 @@ def test_a_big_cycle_indexes_as_it_goes_and_leaves_little_for_the_end(config, cl
     from fakes.feed_server import FeedServer, Route
     from test_worker import make_runtime
 
-    from monitor import worker
+    from monitor.pipeline import cycle as worker
 
     monkeypatch.setattr(worker, "INDEX_EVERY_ARTICLES", 20)
     monkeypatch.setattr(worker, "FEEDS_PER_TRANSACTION", 1)  # 9 articles a batch

@@ -7,11 +7,19 @@ import tomllib
 import pytest
 from conftest import ROOT, SHIPPED_WATCHLISTS, run_monitor
 
-from monitor.errors import UserError
-from monitor.seeddraft import covered_by, render_draft
-from monitor.seeds import ACRONYM, NAME, PHRASE, QUOTED, Document, find_candidates, read_documents
-from monitor.seedtext import is_heading, split_sentences
-from monitor.watchlists import load_watchlists
+from monitor.core.errors import UserError
+from monitor.matching.watchlists import load_watchlists
+from monitor.seeds.candidates import (
+    ACRONYM,
+    NAME,
+    PHRASE,
+    QUOTED,
+    Document,
+    find_candidates,
+    read_documents,
+)
+from monitor.seeds.draft import covered_by, render_draft
+from monitor.seeds.sentences import is_heading, split_sentences
 
 SEEDS = ROOT / "seeds"
 

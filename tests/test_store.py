@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.errors import StoreError
-from monitor.models import Article, Hit
-from monitor.store import Store
+from monitor.core.errors import StoreError
+from monitor.core.models import Article, Hit
+from monitor.storage.store import Store
 
 CONTRACT = {
     "feeds": {

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.models import Article, Hit
+from monitor.core.models import Article, Hit
 
 
 def article(n: int) -> Article:
@@ -125,7 +125,7 @@ def test_a_write_from_another_thread_waits_and_survives_a_rollback(store, clock)
 @pytest.mark.parametrize("rows", [0, 3])
 def test_hits_ids_survive_the_upgrade_to_autoincrement(tmp_path, clock, rows):
     """m008 rebuilds the hits table: the ids (votes and digests point at them) stay."""
-    from monitor.store import Store, migrations
+    from monitor.storage.store import Store, migrations
 
     path = tmp_path / "old.db"
     old = Store(path)

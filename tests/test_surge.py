@@ -14,11 +14,11 @@ from conftest import prime_feeds, rss
 from fakes.bot_api import parse_telegram_html
 from fakes.feed_server import FeedServer, Route
 
-from monitor.config import FeedConfig
-from monitor.deliver.console import ConsoleSink
-from monitor.library import WatchlistLibrary
-from monitor.store import Store
-from monitor.worker import Runtime, poll_cycle, sync_config_feeds
+from monitor.core.config import FeedConfig
+from monitor.delivery.console import ConsoleSink
+from monitor.matching.library import WatchlistLibrary
+from monitor.pipeline.cycle import Runtime, poll_cycle, sync_config_feeds
+from monitor.storage.store import Store
 
 OUTLETS = "ABCD"
 STORY = {

@@ -20,17 +20,17 @@ from telegram import Bot
 from telegram.error import ChatMigrated
 from test_ratelimit import max_in_window
 
-from monitor.config import TelegramConfig
-from monitor.deliver.ratelimit import Limits, RateLimiter, SendGate
-from monitor.deliver.telegram import TelegramSink
-from monitor.digestjob import queue_digest
-from monitor.library import WatchlistLibrary
-from monitor.logsetup import setup_logging
-from monitor.models import Article, Hit, OutboxMessage
-from monitor.msglimit import utf16_len
-from monitor.render import TELEGRAM_LIMIT, alert_payload
-from monitor.store import Store
-from monitor.worker import Runtime, deliver
+from monitor.core.config import TelegramConfig
+from monitor.core.logsetup import setup_logging
+from monitor.core.models import Article, Hit, OutboxMessage
+from monitor.delivery.msglimit import utf16_len
+from monitor.delivery.ratelimit import Limits, RateLimiter, SendGate
+from monitor.delivery.render import TELEGRAM_LIMIT, alert_payload
+from monitor.delivery.telegram import TelegramSink
+from monitor.matching.library import WatchlistLibrary
+from monitor.pipeline.cycle import Runtime, deliver
+from monitor.pipeline.digestjob import queue_digest
+from monitor.storage.store import Store
 
 CHAT = "424242"
 OTHER = "515151"

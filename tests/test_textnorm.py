@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.textnorm import (
+from monitor.text.textnorm import (
     fold,
     fold_tokens,
     is_acronym,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import SHIPPED_WATCHLISTS, run_monitor
 
-from monitor.tomlmap import SourceMap
-from monitor.watchlists import check_watchlists, load_watchlists
+from monitor.matching.watchlists import check_watchlists, load_watchlists
+from monitor.text.tomlmap import SourceMap
 
 GOOD = """\
 [watchlist]

@@ -11,13 +11,13 @@ import pytest
 from conftest import prime_feeds, rss
 from fakes.feed_server import FeedServer, Route
 
-from monitor.config import FeedConfig
-from monitor.deliver.console import ConsoleSink
-from monitor.digestjob import queue_digest
-from monitor.errors import StoreError
-from monitor.library import WatchlistLibrary
-from monitor.store import Store
-from monitor.worker import Runtime, poll_cycle, sync_config_feeds
+from monitor.core.config import FeedConfig
+from monitor.core.errors import StoreError
+from monitor.delivery.console import ConsoleSink
+from monitor.matching.library import WatchlistLibrary
+from monitor.pipeline.cycle import Runtime, poll_cycle, sync_config_feeds
+from monitor.pipeline.digestjob import queue_digest
+from monitor.storage.store import Store
 
 ITEMS = [
     {

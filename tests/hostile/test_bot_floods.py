@@ -17,11 +17,11 @@ from dataclasses import replace
 
 from test_bot import CHAT, OTHER, running_bot
 
-from monitor import bot
-from monitor.config import TelegramConfig
-from monitor.deliver.ratelimit import Limits
-from monitor.runner import build_telegram_runtime
-from monitor.worker import sync_config_feeds
+from monitor.bot import app as bot
+from monitor.cli.run import build_telegram_runtime
+from monitor.core.config import TelegramConfig
+from monitor.delivery.ratelimit import Limits
+from monitor.pipeline.cycle import sync_config_feeds
 
 UNLISTED = 999001
 

@@ -17,9 +17,9 @@ import pytest
 from conftest import rss
 from fakes.feed_server import FeedServer, Route
 
-from monitor.config import PollConfig
-from monitor.fetch import Fetcher
-from monitor.models import Feed, FetchResult
+from monitor.core.config import PollConfig
+from monitor.core.models import Feed, FetchResult
+from monitor.feeds.fetch import Fetcher
 
 from .payloads import MB, gzip_with_trailing_junk, nested_gzip_bomb
 

@@ -18,8 +18,8 @@ from datetime import timedelta
 import pytest
 from test_telegram_delivery import CHAT, article, make_runtime, queue_alert
 
-from monitor.timeutil import parse_iso
-from monitor.worker import Runtime, deliver
+from monitor.core.timeutil import parse_iso
+from monitor.pipeline.cycle import Runtime, deliver
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

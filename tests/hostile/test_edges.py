@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.chats import MAX_ARGUMENT_CHARS, check_arguments, check_zone, mute
-from monitor.config import ConfigError, check_timezone
-from monitor.errors import UserError
-from monitor.htmltext import fold_space, html_to_text
-from monitor.models import Feed, FetchResult
-from monitor.parse import parse_feed
-from monitor.replies import cut
+from monitor.bot.replies import cut
+from monitor.core.config import ConfigError, check_timezone
+from monitor.core.errors import UserError
+from monitor.core.models import Feed, FetchResult
+from monitor.feeds.parse import parse_feed
+from monitor.pipeline.chats import MAX_ARGUMENT_CHARS, check_arguments, check_zone, mute
+from monitor.text.htmltext import fold_space, html_to_text
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,8 @@ def test_status_on_a_damaged_database_is_one_line_and_exit_1(tmp_path):
 
 
 def test_out_of_memory_in_poll_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
-    from monitor import cli, runner
+    from monitor.cli import main as cli
+    from monitor.cli import run as runner
 
     async def exhausted(config):
         raise MemoryError

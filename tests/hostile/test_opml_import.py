@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import run_monitor
 
-from monitor.config import parse_config
-from monitor.errors import ConfigError
+from monitor.core.config import parse_config
+from monitor.core.errors import ConfigError
 
 REFUSED = [
     "file:///etc/passwd",

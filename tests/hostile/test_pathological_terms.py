@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from conftest import run_monitor
 
-from monitor import matcher as matcher_module
-from monitor.matcher import Matcher
-from monitor.termcheck import MAX_TERM_WORDS, MAX_WORD_LETTERS
-from monitor.watchlists import Topic, Watchlist
+from monitor.matching import matcher as matcher_module
+from monitor.matching.matcher import Matcher
+from monitor.matching.termcheck import MAX_TERM_WORDS, MAX_WORD_LETTERS
+from monitor.matching.watchlists import Topic, Watchlist
 
 HEADER = '[watchlist]\nid = "w"\ntitle = "W"\n\n'
 

@@ -23,12 +23,12 @@ from conftest import SHIPPED_WATCHLISTS, rss, run_monitor
 from fakes.feed_server import FeedServer, Route
 from test_worker import make_runtime
 
-from monitor import matcher as matcher_module
-from monitor.matcher import MAX_WORD_LETTERS, Matcher
-from monitor.models import Article, Feed, FetchResult, FieldLimits
-from monitor.parse import parse_feed
-from monitor.watchlists import load_watchlists
-from monitor.worker import poll_cycle
+from monitor.core.models import Article, Feed, FetchResult, FieldLimits
+from monitor.feeds.parse import parse_feed
+from monitor.matching import matcher as matcher_module
+from monitor.matching.matcher import MAX_WORD_LETTERS, Matcher
+from monitor.matching.watchlists import load_watchlists
+from monitor.pipeline.cycle import poll_cycle
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from fakes.feed_server import FeedServer, Route
 
-from monitor.digest import Digest, DigestEntry, DigestTopic
-from monitor.digest_page import render_html_page, write_html_archive
-from monitor.urlsafety import safe_http_url
+from monitor.digests.build import Digest, DigestEntry, DigestTopic
+from monitor.digests.page import render_html_page, write_html_archive
+from monitor.text.urlsafety import safe_http_url
 
 from .cdp import CHROMIUM, Chromium
 

@@ -22,12 +22,12 @@ import pytest
 from telegram.error import TimedOut
 from test_telegram_delivery import FAST, TZ, article, make_runtime, queue_alert
 
-from monitor.config import TelegramConfig
-from monitor.deliver.ratelimit import RateLimiter, SendGate
-from monitor.deliver.retrypolicy import MAYBE_DELIVERED_DELAY
-from monitor.deliver.telegram import TelegramSink
-from monitor.timeutil import parse_iso
-from monitor.worker import Runtime, deliver
+from monitor.core.config import TelegramConfig
+from monitor.core.timeutil import parse_iso
+from monitor.delivery.ratelimit import RateLimiter, SendGate
+from monitor.delivery.retrypolicy import MAYBE_DELIVERED_DELAY
+from monitor.delivery.telegram import TelegramSink
+from monitor.pipeline.cycle import Runtime, deliver
 
 CHATS = ("1001", "1002", "1003")
 

@@ -17,10 +17,10 @@ import pytest
 from conftest import rss
 from fakes.feed_server import FeedServer, Route
 
-from monitor.config import PollConfig
-from monitor.fetch import Fetcher
-from monitor.models import Feed, FetchResult
-from monitor.netpolicy import AddressPolicy
+from monitor.core.config import PollConfig
+from monitor.core.models import Feed, FetchResult
+from monitor.core.netpolicy import AddressPolicy
+from monitor.feeds.fetch import Fetcher
 
 AS_IF_PUBLIC = ("127.0.0.1/32", "::1/128", "10.0.0.0/8", "169.254.0.0/16")
 SECRET = rss([{"title": "SECRET internal report", "link": "https://intra.example/1"}], "Intra")

@@ -21,11 +21,11 @@ from test_bot import CHAT, ask, feeds, running_bot, telegram_config  # noqa: F40
 from test_bot import make_runtime as bot_runtime
 from test_telegram_delivery import article, drain, make_runtime, queue_alert
 
-from monitor.digest import Digest, DigestEntry, DigestTopic
-from monitor.digest_render import render_telegram_parts
-from monitor.models import Hit
-from monitor.render import link_html
-from monitor.surge import render_surge_html
+from monitor.core.models import Hit
+from monitor.delivery.render import link_html
+from monitor.digests.build import Digest, DigestEntry, DigestTopic
+from monitor.digests.render import render_telegram_parts
+from monitor.pipeline.surge import render_surge_html
 
 from .test_script_links import HOSTILE, SAFE
 

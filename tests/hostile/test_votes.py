@@ -6,8 +6,8 @@ nothing, voted on chat 1001's hit and moved `monitor stats`.
 
 from __future__ import annotations
 
-from monitor.feedback import parse_vote, vote_data
-from monitor.models import Article, Hit
+from monitor.core.models import Article, Hit
+from monitor.digests.feedback import parse_vote, vote_data
 
 
 def stored_hit(store, now) -> int:

@@ -1,0 +1,169 @@
+"""`monitor run`: build the runtime and run the scheduler (and the bot) until SIGTERM/SIGINT.
+
+Without TELEGRAM_BOT_TOKEN the bot is off and alerts and digests go to the
+console sink through the same outbox. With it, the Telegram sink sends the
+outbox, python-telegram-bot's Application polls for commands in this same
+asyncio loop, and each subscriber's digest comes at their own time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from zoneinfo import ZoneInfo
+
+from monitor.bot.app import build_application, start_bot, stop_bot
+from monitor.cli.main import build_runtime, telegram_token
+from monitor.core.config import Config
+from monitor.core.errors import ConfigError, DeliveryError
+from monitor.core.stop import stop_on_signals
+from monitor.delivery.ratelimit import Limits, RateLimiter, SendGate
+from monitor.delivery.telegram import TelegramSink
+from monitor.pipeline.chats import migrate
+from monitor.pipeline.cycle import CycleReport, Runtime, poll_cycle, sync_config_feeds
+from monitor.pipeline.scheduler import run_until_stopped
+
+log = logging.getLogger(__name__)
+
+DRAIN_BUDGET_SECONDS = 60.0  # a drain waiting on rate limits hands over to the next one
+STOP_GRACE_SECONDS = 10.0
+RETRY_FIRST_SECONDS = 2.0  # Telegram out of reach: the bot's first retry, doubling ...
+RETRY_MAX_SECONDS = 300.0  # ... up to every five minutes
+
+
+async def poll_once(config: Config) -> tuple[CycleReport, list[str]]:
+    """`monitor poll --once`: with a token, subscribers get their alerts from this cycle too
+    (rows the rate limits hold back wait in the outbox for the next run). SIGTERM/SIGINT
+    stop it between feeds; returns the report and the signals received."""
+    token = telegram_token()
+    rt = build_telegram_runtime(config, token) if token else build_runtime(config)
+    sync_config_feeds(rt)
+    sink = telegram_sink(rt) if token else None
+    try:
+        if sink is not None:
+            try:
+                await sink.start()
+            except DeliveryError as exc:  # poll anyway: the alerts wait in the outbox
+                log.warning("telegram unreachable, alerts stay queued error=%s", exc)
+                rt.sinks.remove(sink)
+                sink = None
+        with stop_on_signals(rt.stopping) as received:
+            return await poll_cycle(rt), received
+    finally:
+        if sink is not None:
+            await sink.close()
+        rt.store.close()
+
+
+async def run_worker(config: Config) -> int:
+    token = telegram_token()
+    rt = build_telegram_runtime(config, token) if token else build_runtime(config)
+    sync_config_feeds(rt)
+    log_mode(rt)
+    try:
+        if token:
+            await run_with_bot(rt, token)
+        else:
+            await run_until_stopped(rt)
+    finally:
+        rt.store.close()
+    return 0
+
+
+def log_mode(rt: Runtime) -> None:
+    """One line at start on where alerts go, and a warning when there is nothing to poll."""
+    if rt.telegram_enabled:
+        log.info("mode: Telegram bot (TELEGRAM_BOT_TOKEN is set): alerts go to subscribers")
+    else:
+        log.info("mode: console (no TELEGRAM_BOT_TOKEN): alerts and digests print here")
+    if not rt.store.feeds_due(rt.clock()) and not rt.store.feed_rows():
+        log.warning("no feeds configured: add [[feeds]] to the config or `monitor feeds add URL`")
+
+
+def build_telegram_runtime(config: Config, token: str, limits: Limits | None = None) -> Runtime:
+    """The runtime with the Telegram sink: Telegram chats get Telegram, `console` the console."""
+    gate = SendGate(RateLimiter(limits))
+    default_tz = ZoneInfo(config.digest.timezone)
+    sink = TelegramSink.connect(
+        token,
+        config.telegram.base_url,
+        gate,
+        default_tz,
+        send_timeout=config.telegram.send_timeout_seconds,
+    )
+    rt = build_runtime(config, sinks=[sink], telegram_enabled=True)
+    rt.drain.budget_seconds = DRAIN_BUDGET_SECONDS
+    sink.on_migrated = lambda old, new: migrate(rt, old, new, rt.clock())
+    return rt
+
+
+def telegram_sink(rt: Runtime) -> TelegramSink:
+    return next(s for s in rt.sinks if isinstance(s, TelegramSink))
+
+
+async def run_with_bot(rt: Runtime, token: str, poll_timeout: float = 30) -> None:
+    """The worker with the bot. Telegram out of reach at start stops nothing: feeds are
+    polled, alerts wait in the outbox, and the bot starts once Telegram answers (retried
+    with backoff, logged once when it goes and once when it comes back). A token Telegram
+    rejects is a configuration error: it ends the worker at once."""
+    sink = telegram_sink(rt)
+    app = build_application(rt, token, sink.gate)
+    try:
+        await sink.start()
+        reachable = True
+    except DeliveryError as exc:
+        log.warning(
+            "telegram unreachable: polling feeds anyway; alerts wait in the outbox and the bot "
+            "starts when Telegram answers (retried with backoff): %s",
+            exc,
+        )
+        reachable = False
+    starting: list[asyncio.Task] = []
+
+    async def start() -> None:
+        starting.append(
+            asyncio.create_task(_start_bot_when_reachable(sink, app, poll_timeout, reachable))
+        )
+
+    async def stop() -> None:
+        for task in starting:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await stop_telegram(rt, app)
+
+    try:
+        await run_until_stopped(rt, extra_start=start, extra_stop=stop)
+    finally:
+        await sink.close()
+
+
+async def _start_bot_when_reachable(
+    sink: TelegramSink, app: object, poll_timeout: float, reachable: bool
+) -> None:
+    delay, down = RETRY_FIRST_SECONDS, not reachable
+    while True:
+        try:
+            if not reachable:
+                await sink.start()
+            await start_bot(app, poll_timeout)  # type: ignore[arg-type]
+            if down:
+                log.warning("telegram reachable again: the bot is polling, the outbox drains")
+            return
+        except (DeliveryError, ConfigError) as exc:
+            if not down:
+                log.warning("telegram unreachable, retrying with backoff: %s", exc)
+            down, reachable = True, False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+
+async def stop_telegram(rt: Runtime, app: object) -> None:
+    """Drains stop before their next message (the rest waits in the outbox), then the bot."""
+    rt.drain.stopping = True
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while rt.drain.active and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await stop_bot(app)  # type: ignore[arg-type]

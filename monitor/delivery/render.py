@@ -1,0 +1,123 @@
+"""Alert payloads -> readable text for the console and escaped HTML for Telegram.
+
+An alert payload is plain JSON stored in the outbox (so a message queued
+before a crash renders the same after it): the article and its hits.
+Every article field is escaped for Telegram's HTML parse mode; every
+Telegram renderer makes its links with `link_html` (http(s) only); the
+matched term is set in bold inside the snippet. Fields are cut to their caps first
+(`msglimit`), so a message always fits Telegram's limit and stays valid HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from zoneinfo import ZoneInfo
+
+from monitor.core.models import Article, Hit
+from monitor.core.timeutil import iso, parse_iso
+from monitor.delivery.msglimit import (
+    SNIPPET_MAX,
+    SOURCE_MAX,
+    TELEGRAM_LIMIT,
+    TERM_MAX,
+    TITLE_MAX,
+    TOPIC_MAX,
+    cut_text,
+    join_fitting,
+)
+from monitor.text.textnorm import tokenize
+from monitor.text.urlsafety import safe_http_url
+
+__all__ = ["TELEGRAM_LIMIT", "alert_payload", "bold_term", "link_html", "render_alert_html"]
+
+
+def alert_payload(
+    article: Article, hits: list[Hit], topic_titles: dict[tuple[str, str], str]
+) -> dict:
+    return {
+        "article": {
+            "id": article.id,
+            "title": article.title,
+            "url": article.url,
+            "source": article.source,
+            "published_at": iso(article.published_at),
+            "summary": article.summary[:500],
+        },
+        "hits": [
+            {
+                "watchlist": h.watchlist,
+                "topic": h.topic,
+                "topic_title": topic_titles.get((h.watchlist, h.topic), h.topic),
+                "term": h.term,
+                "score": h.score,
+                "snippet": h.snippet,
+                "field": h.field,
+                "priority": h.priority,
+            }
+            for h in hits
+        ],
+    }
+
+
+def local_time(value: str | None, tz: ZoneInfo) -> str:
+    moment = parse_iso(value)
+    if moment is None:
+        return "time unknown"
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def render_alert_text(payload: dict, tz: ZoneInfo) -> str:
+    article = payload["article"]
+    lines = []
+    for hit in payload["hits"]:
+        lines.append(f"[{hit['watchlist']}/{hit['topic']}] {hit['topic_title']}")
+    lines.append(f"  {article['title']}")
+    lines.append(f"  {article['source']} · {local_time(article['published_at'], tz)}")
+    for hit in payload["hits"]:
+        lines.append(f"  matched {hit['term']!r} (score {hit['score']:g}) in {hit['field']}:")
+        lines.append(f"    {hit['snippet']}")
+    lines.append(f"  {article['url']}")
+    return "\n".join(lines)
+
+
+def render_alert_html(payload: dict, tz: ZoneInfo) -> str:
+    article = payload["article"]
+    topics = cut_text(", ".join(h["topic_title"] for h in payload["hits"]), TOPIC_MAX)
+    source = cut_text(article["source"] or "", SOURCE_MAX)
+    parts = [
+        f"🔔 <b>{html.escape(topics)}</b>",
+        link_html(article["url"], article["title"]),
+        f"<i>{html.escape(source)} · {html.escape(local_time(article['published_at'], tz))}</i>",
+    ]
+    for hit in payload["hits"]:
+        parts.append(matched_html(hit["term"], hit["snippet"]))
+    return join_fitting(parts, keep=3)  # many topics' snippets: drop snippets, keep the link
+
+
+def link_html(url: str, text: str, limit: int = TITLE_MAX) -> str:
+    """A Telegram link: `text` cut to `limit` and escaped. Only an http(s) `url` becomes a
+    text_link: a feed's `javascript:`, `data:`, `file:` or `tg:` link would be a command to
+    the reader's client (issue 12, finding 5), so its title is shown as plain text."""
+    shown = html.escape(cut_text(text, limit))
+    href = safe_http_url(url or "")
+    return f'<a href="{html.escape(href, quote=True)}">{shown}</a>' if href else shown
+
+
+def matched_html(term: str, snippet: str) -> str:
+    """The line `matched “term”: snippet`, the term in bold, both cut to their caps."""
+    term = cut_text(term, TERM_MAX)
+    return f"matched “{html.escape(term)}”: {bold_term(snippet, term)}"
+
+
+def bold_term(snippet: str, term: str) -> str:
+    """Escape the snippet (cut to its cap) and set the words of the matched term in bold."""
+    snippet = cut_text(snippet, SNIPPET_MAX)
+    keys = {t.key for t in tokenize(term)}
+    out, last = [], 0
+    for token in tokenize(snippet):
+        if token.key in keys:
+            out.append(html.escape(snippet[last : token.start]))
+            out.append(f"<b>{html.escape(snippet[token.start : token.end])}</b>")
+            last = token.end
+    out.append(html.escape(snippet[last:]))
+    return "".join(out)

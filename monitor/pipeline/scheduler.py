@@ -1,0 +1,209 @@
+"""APScheduler wiring of the worker's jobs, in the same asyncio loop as the bot.
+
+- poll: at start, then every `interval_seconds` with jitter; never two at
+  once (max_instances=1), missed runs coalesce into one;
+- digests: daily at `[digest] time` in `[digest] timezone` for the console,
+  and per subscriber at their own time and zone when Telegram is on
+  (`DailyAt`: once per local day across daylight-saving changes);
+- housekeeping: daily retention and upkeep at a quiet hour (`housekeeping.py`);
+- SIGTERM/SIGINT stop the loop after the job in flight finishes its transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.delivery.console import CONSOLE_CHAT
+from monitor.pipeline.chats import chat_settings, digest_missed, queue_chat_digest
+from monitor.pipeline.cycle import Runtime, deliver, poll_cycle
+from monitor.pipeline.digestjob import queue_digest
+from monitor.pipeline.housekeeping import run_housekeeping
+
+log = logging.getLogger(__name__)
+MISFIRE_GRACE_SECONDS = 300
+HOUSEKEEPING_TIME = "03:17"  # local to [digest] timezone: a quiet hour, off the round minute
+
+
+class DailyAt(BaseTrigger):
+    """Fires once a day at HH:MM local time in `zone`, daylight saving included.
+
+    APScheduler 3's CronTrigger fires twice when the time falls in the hour that
+    repeats when clocks go back (01:30 in New York), and can return a time
+    already past. Here the first occurrence wins (fold=0) and a time that does
+    not exist when clocks go forward (02:30) fires at the same UTC instant one
+    hour later on the wall clock (03:30). Either way: once per local day.
+    """
+
+    __slots__ = ("hour", "minute", "zone")
+
+    def __init__(self, hhmm: str, zone: str) -> None:
+        self.hour, self.minute = (int(x) for x in hhmm.split(":"))
+        self.zone = ZoneInfo(zone)
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+        day = now.astimezone(self.zone).date() - timedelta(days=1)
+        while True:
+            local = datetime.combine(day, time(self.hour, self.minute), self.zone)
+            candidate = local.astimezone(UTC)
+            if candidate >= now and (previous_fire_time is None or candidate > previous_fire_time):
+                return candidate
+            day += timedelta(days=1)
+
+    def __str__(self) -> str:
+        return f"daily at {self.hour:02d}:{self.minute:02d} {self.zone.key}"
+
+
+DRAIN_INTERVAL_SECONDS = 5
+
+
+def build_scheduler(rt: Runtime) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    poll = rt.config.poll
+    scheduler.add_job(
+        _guarded(poll_cycle, rt, "poll"),
+        IntervalTrigger(seconds=poll.interval_seconds, jitter=poll.jitter_seconds or None),
+        id="poll",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=MISFIRE_GRACE_SECONDS,
+        next_run_time=rt.clock(),
+    )
+    if not rt.telegram_enabled:
+        scheduler.add_job(
+            _guarded(_console_digest, rt, "digest"),
+            DailyAt(rt.config.digest.time, rt.config.digest.timezone),
+            id="digest:console",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS,
+        )
+    else:
+        schedule_subscribers(scheduler, rt)
+    scheduler.add_job(
+        _guarded(_housekeeping, rt, "housekeeping"),
+        DailyAt(HOUSEKEEPING_TIME, rt.config.digest.timezone),
+        id="housekeeping",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
+    return scheduler
+
+
+async def _housekeeping(rt: Runtime) -> None:
+    await run_housekeeping(rt.store, rt.config.storage.keep_days, rt.clock())
+
+
+def schedule_subscribers(scheduler: AsyncIOScheduler, rt: Runtime) -> None:
+    """Every subscriber's digest at its own time and zone, kept in step with /subscribe and
+    /digesttime (`rt.chat_changed`); and a short periodic drain, so retries and digests
+    go out promptly between polls. A digest missed while the worker was down goes now."""
+    scheduler.add_job(
+        _guarded(deliver, rt, "drain"),
+        IntervalTrigger(seconds=DRAIN_INTERVAL_SECONDS),
+        id="drain",
+        max_instances=16,  # drains overlap safely: a chat is leased to one of them at a time
+        coalesce=True,
+        misfire_grace_time=DRAIN_INTERVAL_SECONDS,
+    )
+    now = rt.clock()
+    for chat_id in rt.store.digest_chats():
+        schedule_chat_digest(scheduler, rt, chat_id, catch_up=digest_missed(rt, chat_id, now))
+    rt.chat_changed = lambda chat_id: schedule_chat_digest(scheduler, rt, chat_id)
+
+
+def schedule_chat_digest(
+    scheduler: AsyncIOScheduler, rt: Runtime, chat_id: str, catch_up: bool = False
+) -> None:
+    """(Re)plan one chat's daily digest from its settings; none while it follows nothing."""
+    job_id = f"digest:{chat_id}"
+    settings = chat_settings(rt, chat_id)
+    if not settings.wants_digests:
+        if scheduler.get_job(job_id):
+            scheduler.remove_job(job_id)
+        return
+    first_run = {"next_run_time": rt.clock()} if catch_up else {}
+    scheduler.add_job(
+        _guarded(partial(run_chat_digest, chat_id=chat_id), rt, job_id),
+        DailyAt(settings.digest_time, settings.timezone),
+        id=job_id,
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=MISFIRE_GRACE_SECONDS,
+        **first_run,
+    )
+
+
+async def run_chat_digest(rt: Runtime, chat_id: str) -> None:
+    """One subscriber's daily digest: queue it (once per local date), then send it. The
+    queueing writes, so it runs in a thread: a poll cycle holding the write lock makes the
+    digest wait, not the event loop (and with it the bot and every send)."""
+    await asyncio.to_thread(queue_chat_digest, rt, chat_id, rt.clock())
+    await deliver(rt)
+
+
+async def _console_digest(rt: Runtime) -> None:
+    await asyncio.to_thread(queue_digest, rt, CONSOLE_CHAT, rt.clock())
+    await deliver(rt)
+
+
+def _guarded(
+    job: Callable[[Runtime], Awaitable], rt: Runtime, name: str
+) -> Callable[[], Awaitable]:
+    """A job that logs its failure instead of killing the scheduler."""
+
+    async def run() -> None:
+        try:
+            await job(rt)
+        except asyncio.CancelledError:
+            # shutdown cancels the jobs; a drain in flight finishes its message by itself
+            # (it is shielded) and the shutdown waits for it: nothing to report
+            log.debug("job cancelled at shutdown job=%s", name)
+        except Exception:
+            log.exception("job failed job=%s", name)
+
+    run.__name__ = f"{name}_job"
+    return run
+
+
+async def run_until_stopped(
+    rt: Runtime,
+    extra_start: Callable[[], Awaitable] | None = None,
+    extra_stop: Callable[[], Awaitable] | None = None,
+) -> None:
+    """Run the scheduler (and the bot) until SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    scheduler = build_scheduler(rt)
+    scheduler.start()
+    if extra_start:
+        await extra_start()
+    log.info(
+        "worker started interval=%ds feeds=%d",
+        rt.config.poll.interval_seconds,
+        len(rt.store.feeds_due(rt.clock())),
+    )
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping: waiting for the job in flight")
+        rt.stopping.set()  # a poll cycle in flight stops after the feed it is storing
+        async with rt.lock:  # ... and records itself; shutdown() would cancel it mid-way
+            pass
+        scheduler.shutdown(wait=False)
+        if extra_stop:
+            await extra_stop()
+        log.info("stopped")
