@@ -80,22 +80,23 @@ def cpu_seconds(who: int) -> float:
 
 def run_cycles(config_path: str, kinds: dict[str, str], control: str) -> list[dict]:
     """The poller side: two cycles, measured. Runs in its own process."""
-    from monitor.cli.main import build_runtime
     from monitor.core.config import load_config
     from monitor.delivery.console import ConsoleSink
     from monitor.pipeline import cycle as worker
+    from monitor.pipeline import storefeed
+    from monitor.pipeline.runtime import build_runtime
 
     rt = build_runtime(load_config(config_path))
     rt.sinks = [s for s in rt.sinks if not isinstance(s, ConsoleSink)]  # count, don't print
     worker.sync_config_feeds(rt)
     stored_at: dict[str, float] = {}
-    original = worker.store_feed
+    original = storefeed.store_feed
 
     def timed(rt_, item, report):
         original(rt_, item, report)
         stored_at[item.result.feed.url] = time.perf_counter()
 
-    worker.store_feed = timed
+    storefeed.store_feed = timed
     rows = []
     for cycle in (1, 2):
         if cycle == 2:

@@ -92,9 +92,9 @@ async def measured_cycle(rt, with_drains: bool) -> dict:
 
 def run_one(config_path: str, with_drains: bool) -> dict:
     """The poller side, in its own process."""
-    from monitor.cli.main import build_runtime
     from monitor.core.config import load_config
     from monitor.pipeline import cycle as worker
+    from monitor.pipeline.runtime import build_runtime
 
     rt = build_runtime(load_config(config_path))
     rt.clock = lambda: datetime.now(UTC)

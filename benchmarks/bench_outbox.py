@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from monitor.core.models import OutboxMessage  # noqa: E402
 from monitor.delivery.drain import DrainState, drain_outbox  # noqa: E402
 from monitor.delivery.ratelimit import SendGate  # noqa: E402
-from monitor.storage.store import Store  # noqa: E402
+from monitor.storage import Store  # noqa: E402
 
 SEND_SECONDS = 0.02
 

@@ -27,7 +27,7 @@ from monitor.core.config import (  # noqa: E402
     StorageConfig,
     WatchlistsConfig,
 )
-from monitor.storage.store import Store  # noqa: E402
+from monitor.storage import Store  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 SHIPPED_WATCHLISTS = ROOT / "watchlists"
@@ -152,6 +152,19 @@ def prime_database(path: Path, urls: list[str]) -> None:
         prime_feeds(store)
     finally:
         store.close()
+
+
+def outbox_rows(store: Store, kind: str | None = None) -> list[dict]:
+    """The outbox as the tests read it (the product reads it through claims only)."""
+    sql = "SELECT * FROM outbox" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
+    cursor = store.db.execute(sql, (kind,) if kind else ())
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def outbox_counts(store: Store) -> dict[str, int]:
+    """Outbox rows per status."""
+    return dict(store.db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
 
 
 def wait_until(condition, seconds: float = 20.0) -> bool:

@@ -11,7 +11,7 @@ from monitor.cli.main import main
 from monitor.core.models import Article, Hit
 from monitor.digests.archive import refresh_archive
 from monitor.digests.page import page_meta
-from monitor.storage.store import Store
+from monitor.storage import Store
 
 TZ = ZoneInfo("America/Mexico_City")
 TITLES = {("sample", "sheinbaum"): "Claudia Sheinbaum", ("sample", "dea-immunity"): "DEA immunity"}

@@ -12,7 +12,7 @@ import io
 from datetime import timedelta
 from email.utils import format_datetime
 
-from conftest import prime_feeds, rss
+from conftest import outbox_rows, prime_feeds, rss
 from fakes.feed_server import FeedServer, Route
 from test_worker import make_runtime
 
@@ -37,7 +37,7 @@ def test_a_new_feed_of_old_items_alerts_nobody_but_fills_the_digest(config, cloc
         report = asyncio.run(poll_cycle(rt))
     assert (report.articles_new, report.alerts_queued) == (12, 0)
     assert report.hits_new == 12  # stored and matched: the digest has them
-    assert rt.store.outbox_rows("alert") == []
+    assert outbox_rows(rt.store, "alert") == []
 
 
 def test_a_first_fetch_is_a_backlog_even_for_fresh_items(config, clock):
@@ -68,5 +68,5 @@ def test_items_older_than_the_limit_wait_for_the_digest(config, clock):
     [(old_id,)] = rt.store.db.execute(
         "SELECT id FROM articles WHERE url = 'https://wire.example/1'"
     ).fetchall()
-    keys = {row["dedupe_key"] for row in rt.store.outbox_rows("alert")}
+    keys = {row["dedupe_key"] for row in outbox_rows(rt.store, "alert")}
     assert len(keys) == 2 and not any(key.endswith(old_id) for key in keys)

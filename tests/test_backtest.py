@@ -11,7 +11,7 @@ from conftest import run_monitor
 from monitor.core.models import Article
 from monitor.matching.backtest import CHANGED, NEW, REMOVED, SAME, render_backtest, run_backtest
 from monitor.matching.watchlists import check_watchlists
-from monitor.storage.store import Store
+from monitor.storage import Store
 
 CURRENT = """\
 [watchlist]

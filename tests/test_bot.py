@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from conftest import prime_database, prime_feeds, rss
+from conftest import outbox_counts, outbox_rows, prime_database, prime_feeds, rss
 from fakes.bot_api import FakeBotAPI
 from fakes.feed_server import FeedServer, Route
 
@@ -25,9 +25,10 @@ from monitor.core.config import FeedConfig, TelegramConfig
 from monitor.core.models import Article
 from monitor.delivery.ratelimit import Limits
 from monitor.pipeline.chats import digest_missed, queue_chat_digest
-from monitor.pipeline.cycle import Runtime, deliver, poll_cycle, sync_config_feeds
+from monitor.pipeline.cycle import deliver, poll_cycle, sync_config_feeds
+from monitor.pipeline.runtime import Runtime
 from monitor.pipeline.scheduler import build_scheduler, run_chat_digest
-from monitor.storage.store import SNIPPET_CLOSE, SNIPPET_OPEN, Store, fts_query
+from monitor.storage import SNIPPET_CLOSE, SNIPPET_OPEN, Store, fts_query
 
 CHAT = 424242
 OTHER = 515151
@@ -264,7 +265,7 @@ def test_scheduled_digest_once_per_local_date(telegram_config, clock, fake):
     assert len(digests) == 1
     assert "2026-11-21" in digests[0]["_plain"]  # 16:00 UTC is already the 21st in Tokyo
     assert "DEA immunity ends" in digests[0]["_plain"]
-    assert [r["dedupe_key"] for r in rt.store.outbox_rows("digest")] == [
+    assert [r["dedupe_key"] for r in outbox_rows(rt.store, "digest")] == [
         f"digest:{CHAT}:2026-11-21"
     ]
 
@@ -294,7 +295,7 @@ def test_digest_recent_and_search_on_demand_without_flooding(telegram_config, cl
     assert "Weather in Mérida stays sunny" in found["_plain"]  # accents folded
     assert "Nothing stored matches" in nasty["_plain"]
     assert "DEA immunity ends" in prefix["_plain"]
-    assert rt.store.outbox_rows("digest")[0]["dedupe_key"].startswith(f"digest-now:{CHAT}:")
+    assert outbox_rows(rt.store, "digest")[0]["dedupe_key"].startswith(f"digest-now:{CHAT}:")
 
 
 def test_mute_holds_alerts_and_start_resumes_a_blocked_chat(telegram_config, clock, fake):
@@ -306,7 +307,7 @@ def test_mute_holds_alerts_and_start_resumes_a_blocked_chat(telegram_config, clo
             [muted] = await ask(fake, CHAT, "/mute 8")
             await poll_cycle(rt)
             after_mute = len(fake.sent_messages(CHAT))
-            held = [r["status"] for r in rt.store.outbox_rows("alert")]
+            held = [r["status"] for r in outbox_rows(rt.store, "alert")]
             clock.advance(hours=1)
             await deliver(rt)  # still muted: the alert waits
             still_held = len(fake.sent_messages(CHAT))
@@ -324,7 +325,7 @@ def test_mute_holds_alerts_and_start_resumes_a_blocked_chat(telegram_config, clo
     assert held == ["held"]
     assert "1 alert held meanwhile follow" in unmuted["_plain"]
     assert len(alerts) == 1 and "DEA" in alerts[0]["_plain"]
-    assert [r["status"] for r in rt.store.outbox_rows("alert")] == ["sent"]
+    assert [r["status"] for r in outbox_rows(rt.store, "alert")] == ["sent"]
     assert back["_plain"].startswith("Welcome back: your 1 paused subscription(s)")
     assert [s.paused for s in rt.store.subscriptions(str(CHAT))] == [False]
 
@@ -376,7 +377,7 @@ def test_monitor_run_with_a_token_polls_alerts_and_stops_on_sigterm(
     assert gap[1] - gap[0] >= 1.0  # the default limiter: a second apart in one chat
     print(f"monitor run: two messages to one chat {gap[1] - gap[0]:.2f}s apart")
     store = Store(telegram_config.storage.path)
-    assert store.outbox_stats().get("pending", 0) == 0
+    assert outbox_counts(store).get("pending", 0) == 0
     store.close()
 
 

@@ -115,7 +115,7 @@ def test_titles_leave_the_in_memory_index_after_the_window(store, clock):
 
 
 def test_titles_stored_by_another_process_are_seen(store, clock):
-    from monitor.storage.store import Store
+    from monitor.storage import Store
 
     def add(db, n, title, feed):
         with db.transaction():

@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import outbox_rows
 
 from monitor.core.models import Article, Hit
 from monitor.delivery.console import ConsoleSink
 from monitor.matching.library import WatchlistLibrary
-from monitor.pipeline.cycle import Runtime
 from monitor.pipeline.digestjob import queue_digest
-from monitor.storage.store import Store
+from monitor.pipeline.runtime import Runtime
+from monitor.storage import Store
 
 CHAT = "424242"
 
@@ -48,7 +49,7 @@ def add_story(rt: Runtime, slug: str, at: datetime) -> None:
 
 
 def digest_texts(rt: Runtime) -> dict[str, str]:
-    return {r["dedupe_key"]: r["payload"] for r in rt.store.outbox_rows("digest")}
+    return {r["dedupe_key"]: r["payload"] for r in outbox_rows(rt.store, "digest")}
 
 
 def at(text: str) -> datetime:

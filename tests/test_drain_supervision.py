@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
+from conftest import outbox_rows
+
 from monitor.core.models import OutboxMessage
 from monitor.delivery.drain import DrainState, drain_outbox
 
@@ -51,6 +53,6 @@ def test_a_failing_chat_neither_stops_nor_orphans_the_others(store, clock):
     assert (report.sent, report.errors) == (5, 1)
     assert sink.sent == [("b", n) for n in range(5)]  # each once, in order
     assert again.sent == 0  # the second drain repeats nothing
-    [row] = [r for r in store.outbox_rows() if r["chat_id"] == "a"]
+    [row] = [r for r in outbox_rows(store) if r["chat_id"] == "a"]
     assert row["status"] == "pending" and "OSError: disk on fire" in row["error"]
     assert row["next_attempt_at"] > clock.now.isoformat()  # retried later, not in a loop

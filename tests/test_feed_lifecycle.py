@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 
-from conftest import rss
+from conftest import outbox_counts, rss
 from fakes.feed_server import FeedServer, Route
 from test_worker import ITEMS, make_runtime
 
@@ -126,7 +126,7 @@ def test_stop_request_ends_the_cycle_between_feeds(config, clock):
     assert elapsed < 3
     assert report.interrupted and report.feeds_ok == 1 and report.feeds_failed == 0
     assert report.articles_new == 3 and report.alerts_queued == 1
-    assert rt.store.outbox_stats()["pending"] == 1  # queued, delivered by the next run
+    assert outbox_counts(rt.store)["pending"] == 1  # queued, delivered by the next run
     assert feed(rt, fast)["last_ok_at"] is not None
     for url in slow:  # not failed: still due next time
         assert feed(rt, url)["failures"] == 0 and feed(rt, url)["last_error"] is None

@@ -26,7 +26,7 @@ from monitor.digests.build import Digest, DigestEntry, DigestTopic
 from monitor.digests.render import render_telegram_parts
 from monitor.pipeline.chats import ChatSettings
 from monitor.pipeline.surge import render_surge_html
-from monitor.storage.store import SNIPPET_CLOSE, SNIPPET_OPEN
+from monitor.storage import SNIPPET_CLOSE, SNIPPET_OPEN
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 UTC_ZONE = ZoneInfo("UTC")

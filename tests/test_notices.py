@@ -10,13 +10,14 @@ import os
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
-from conftest import SAMPLE_WATCHLIST
+from conftest import SAMPLE_WATCHLIST, outbox_rows
 
 from monitor.core.config import TelegramConfig
 from monitor.delivery.console import ConsoleSink
 from monitor.matching.library import WatchlistLibrary
-from monitor.pipeline.cycle import Runtime, poll_cycle
-from monitor.storage.store import Store
+from monitor.pipeline.cycle import poll_cycle
+from monitor.pipeline.runtime import Runtime
+from monitor.storage import Store
 
 
 def rewrite(path, text):
@@ -39,7 +40,7 @@ def runtime(config, clock, telegram: bool, out=None):
 
 def notices(rt):
     return [
-        (r["chat_id"], json.loads(r["payload"])["text"]) for r in rt.store.outbox_rows("notice")
+        (r["chat_id"], json.loads(r["payload"])["text"]) for r in outbox_rows(rt.store, "notice")
     ]
 
 

@@ -28,7 +28,7 @@ from conftest import ROOT, db_count, prime_database, rss, wait_until
 from fakes.bot_api import FakeBotAPI
 from fakes.feed_server import FeedServer, Route
 
-from monitor.storage.store import Store
+from monitor.storage import Store
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 

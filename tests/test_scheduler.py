@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import outbox_rows
 
 from monitor.core.models import Article, Hit
 from monitor.pipeline.housekeeping import run_housekeeping
@@ -95,7 +96,7 @@ def test_housekeeping_prunes_unmatched_old_articles_and_keeps_hits(store, clock)
     assert report.articles_pruned == 1199  # in batches; a7 has a hit and stays
     kept = {a.id for a in store.articles_since(old - timedelta(days=1))}
     assert kept == {"a7", "a1200", "a1201", "a1202"}
-    assert [r["dedupe_key"] for r in store.outbox_rows()] == ["alert:console:a8"]
+    assert [r["dedupe_key"] for r in outbox_rows(store)] == ["alert:console:a8"]
     found = {r["id"] for r in store.search_articles("Article", limit=50)}
     assert found == kept  # the search index follows the pruning
     # FTS5 compares its index with the articles table (a count(*) would read the table)

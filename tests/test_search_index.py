@@ -13,7 +13,8 @@ import pytest
 import sqlite_utils
 
 from monitor.core.models import Article
-from monitor.storage.store import Store, migrations
+from monitor.storage import Store
+from monitor.storage.schema import migrations
 
 
 def articles(start: int, count: int, title: str = "Iniciativa Mérida") -> list[Article]:

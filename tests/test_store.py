@@ -7,10 +7,11 @@ import time
 from datetime import timedelta
 
 import pytest
+from conftest import outbox_rows
 
 from monitor.core.errors import StoreError
 from monitor.core.models import Article, Hit
-from monitor.storage.store import Store
+from monitor.storage import Store
 
 CONTRACT = {
     "feeds": {
@@ -119,7 +120,7 @@ def test_outbox_dedupe_retry_and_send(store, clock):
     assert again is not None and again.attempts == 1
     assert store.finish_sent(again.id, "me", clock.now)
     assert store.claim_next("c1", "me", clock.now + timedelta(days=1), _lease(clock)) is None
-    assert store.outbox_rows()[0]["status"] == "sent"
+    assert outbox_rows(store)[0]["status"] == "sent"
 
 
 def test_one_sender_per_chat_and_only_the_claimer_finishes_a_row(store, clock):
@@ -154,7 +155,7 @@ def test_a_429_is_not_an_attempt_and_held_rows_wait_for_the_mute(store, clock):
     message = store.claim_next("c1", "me", clock.now, _lease(clock))
     assert message is not None
     store.finish_retry(message.id, "me", "429", clock.now, counts_as_attempt=False)
-    assert store.outbox_rows()[0]["attempts"] == 0
+    assert outbox_rows(store)[0]["attempts"] == 0
     store.update_chat("c2", clock.now, muted_until=(clock.now + timedelta(hours=1)).isoformat())
     store.enqueue("c2", "alert", "alert:c2:1", {}, clock.now, held=True)
     assert store.release_held(clock.now) == 0 and store.outbox_due_chats(clock.now) == ["c1"]

@@ -11,6 +11,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from conftest import outbox_rows
 
 from monitor.core.models import Article, Hit
 
@@ -70,7 +71,7 @@ def test_an_uncommitted_outbox_row_is_invisible_to_other_threads(store, clock):
         lambda: seen.extend(store.outbox_due_chats(clock.now)),
     )
     assert seen == []
-    assert store.outbox_rows() == []  # rolled back
+    assert outbox_rows(store) == []  # rolled back
 
 
 def test_a_digest_never_sees_an_uncommitted_hit(store, clock):
@@ -125,7 +126,8 @@ def test_a_write_from_another_thread_waits_and_survives_a_rollback(store, clock)
 @pytest.mark.parametrize("rows", [0, 3])
 def test_hits_ids_survive_the_upgrade_to_autoincrement(tmp_path, clock, rows):
     """m008 rebuilds the hits table: the ids (votes and digests point at them) stay."""
-    from monitor.storage.store import Store, migrations
+    from monitor.storage import Store
+    from monitor.storage.schema import migrations
 
     path = tmp_path / "old.db"
     old = Store(path)

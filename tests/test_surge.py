@@ -10,15 +10,16 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import prime_feeds, rss
+from conftest import outbox_rows, prime_feeds, rss
 from fakes.bot_api import parse_telegram_html
 from fakes.feed_server import FeedServer, Route
 
 from monitor.core.config import FeedConfig
 from monitor.delivery.console import ConsoleSink
 from monitor.matching.library import WatchlistLibrary
-from monitor.pipeline.cycle import Runtime, poll_cycle, sync_config_feeds
-from monitor.storage.store import Store
+from monitor.pipeline.cycle import poll_cycle, sync_config_feeds
+from monitor.pipeline.runtime import Runtime
+from monitor.storage import Store
 
 OUTLETS = "ABCD"
 STORY = {
@@ -58,7 +59,7 @@ class Newsroom:
         return asyncio.run(poll_cycle(self.rt)).alerts_queued
 
     def surges(self, chat_id: str | None = None) -> list[dict]:
-        rows = self.rt.store.outbox_rows("surge")
+        rows = outbox_rows(self.rt.store, "surge")
         return [r for r in rows if chat_id is None or r["chat_id"] == chat_id]
 
 

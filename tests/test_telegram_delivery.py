@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import outbox_rows
 from fakes.bot_api import FakeBotAPI
 from telegram import Bot
 from telegram.error import ChatMigrated
@@ -28,9 +29,10 @@ from monitor.delivery.ratelimit import Limits, RateLimiter, SendGate
 from monitor.delivery.render import TELEGRAM_LIMIT, alert_payload
 from monitor.delivery.telegram import TelegramSink
 from monitor.matching.library import WatchlistLibrary
-from monitor.pipeline.cycle import Runtime, deliver
+from monitor.pipeline.cycle import deliver
 from monitor.pipeline.digestjob import queue_digest
-from monitor.storage.store import Store
+from monitor.pipeline.runtime import Runtime
+from monitor.storage import Store
 
 CHAT = "424242"
 OTHER = "515151"
@@ -113,7 +115,7 @@ def test_alert_fields_are_escaped_and_arrive_intact(config, clock, fake):
     assert links[0]["url"] == art.url  # the &amp; in href came back as &
     bold = entity_texts(sent["_plain"], message["entities"], "bold")
     assert bold[-2:] == ["DEA", "immunity"]  # the matched term, in bold in the snippet
-    assert rt.store.outbox_rows()[0]["status"] == "sent"
+    assert outbox_rows(rt.store)[0]["status"] == "sent"
 
 
 def test_long_digest_is_split_on_entry_boundaries(config, clock, fake):
@@ -161,7 +163,7 @@ def test_429_then_success_loses_and_repeats_nothing(config, clock, fake):
 
     first = asyncio.run(drain(rt))
     assert (first.sent, first.retried, first.failed) == (0, 1, 0)
-    rows = rt.store.outbox_rows()
+    rows = outbox_rows(rt.store)
     assert [r["status"] for r in rows] == ["pending"] * 5  # nothing lost, the rest held back
     head = rows[0]["next_attempt_at"]  # the head waits; the rows behind it wait behind it
     assert head >= (clock.now + timedelta(seconds=1)).isoformat(timespec="seconds")
@@ -173,7 +175,7 @@ def test_429_then_success_loses_and_repeats_nothing(config, clock, fake):
     asyncio.run(drain(rt))
     assert asyncio.run(drain(rt)).sent == 0  # a third drain finds nothing to send
 
-    assert [r["status"] for r in rt.store.outbox_rows()] == ["sent"] * 6
+    assert [r["status"] for r in outbox_rows(rt.store)] == ["sent"] * 6
     texts = [m["_plain"] for m in fake.sent_messages(CHAT)]
     assert len(texts) == len(set(texts)) == 5  # each exactly once ...
     assert [f"Story number {n} about" in t for n, t in enumerate(texts)] == [True] * 5  # in order
@@ -204,7 +206,7 @@ def test_blocked_or_vanished_chat_is_paused_and_not_retried(config, clock, fake,
     assert len(sends(fake, CHAT)) == 1 and not sends(fake, CHAT)[0].ok  # one try only
     assert {s.chat_id for s in rt.store.subscriptions(active_only=True)} == {OTHER}
     assert rt.store.chat(CHAT)["blocked_at"] is not None
-    failed = [r for r in rt.store.outbox_rows() if r["chat_id"] == CHAT]
+    failed = [r for r in outbox_rows(rt.store) if r["chat_id"] == CHAT]
     assert [r["status"] for r in failed] == ["failed"] * 3
     assert reason in failed[0]["error"]
 
@@ -223,7 +225,7 @@ def test_malformed_message_is_failed_with_the_reason_not_retried(config, clock, 
     queue_alert(rt, CHAT, article(1))
     report = asyncio.run(drain(rt))
     assert (report.sent, report.failed) == (1, 1)
-    bad = rt.store.outbox_rows("digest")[0]
+    bad = outbox_rows(rt.store, "digest")[0]
     assert bad["status"] == "failed" and "parse entities" in bad["error"].lower()
     clock.advance(hours=1)
     asyncio.run(drain(rt))
@@ -237,7 +239,7 @@ def test_server_errors_and_network_errors_are_retried_with_backoff(config, clock
     fake.fail_next("sendMessage", 502)
     first = asyncio.run(drain(rt))
     assert first.retried == 1
-    row = rt.store.outbox_rows()[0]
+    row = outbox_rows(rt.store)[0]
     assert row["status"] == "pending" and row["attempts"] == 1 and "Bad Gateway" in row["error"]
     assert row["next_attempt_at"] == (clock.now + timedelta(seconds=5)).isoformat()
     assert asyncio.run(drain(rt)).sent == 0  # not due yet
@@ -251,7 +253,7 @@ def test_server_errors_and_network_errors_are_retried_with_backoff(config, clock
     )
     queue_alert(offline, CHAT, article(2))
     report = asyncio.run(deliver(offline))
-    assert report.retried == 1 and rt.store.outbox_rows()[-1]["status"] == "pending"
+    assert report.retried == 1 and outbox_rows(rt.store)[-1]["status"] == "pending"
 
 
 def test_restart_sends_pending_rows_exactly_once(config, clock, fake):
@@ -402,5 +404,5 @@ def test_shutdown_never_cuts_a_send_between_answer_and_mark_sent(config, clock):
             await asyncio.sleep(0.01)
 
     asyncio.run(scenario())
-    assert [r["status"] for r in rt.store.outbox_rows()] == ["sent", "pending"]
+    assert [r["status"] for r in outbox_rows(rt.store)] == ["sent", "pending"]
     assert sink.sent == [1]  # the one in flight finished and was recorded; no more started

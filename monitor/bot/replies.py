@@ -28,7 +28,7 @@ from monitor.delivery.msglimit import (
 from monitor.delivery.render import bold_term, link_html, local_time
 from monitor.matching.library import WatchlistLibrary
 from monitor.pipeline.chats import MAX_RECENT, ChatSettings, zone_note
-from monitor.storage.store import SNIPPET_CLOSE, SNIPPET_OPEN
+from monitor.storage import SNIPPET_CLOSE, SNIPPET_OPEN
 from monitor.text.textnorm import plural
 
 e = html.escape

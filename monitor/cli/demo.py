@@ -89,9 +89,9 @@ def publish_later_items(folder: Path) -> None:
 
 
 def run_demo(watchlists: Path, keep: Path | None) -> int:
-    from monitor.cli.main import build_runtime
     from monitor.pipeline.cycle import deliver, poll_cycle, sync_config_feeds
     from monitor.pipeline.digestjob import queue_digest
+    from monitor.pipeline.runtime import build_runtime
 
     if not watchlists.exists():
         raise UserError(

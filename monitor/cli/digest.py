@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from monitor.cli.main import open_existing_store
 from monitor.core.config import Config, load_config
 from monitor.core.errors import UserError
 from monitor.digests.archive import digest_for_day
@@ -18,6 +17,7 @@ from monitor.digests.page import render_html_page
 from monitor.digests.render import render_text
 from monitor.digests.stats import collect_stats, format_stats, stats_json
 from monitor.matching.watchlists import check_watchlists
+from monitor.pipeline.runtime import open_existing_store
 
 
 def run_digest(args: argparse.Namespace) -> int:

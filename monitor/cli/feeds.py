@@ -31,7 +31,7 @@ from monitor.core.models import Feed
 from monitor.core.netpolicy import AddressPolicy
 from monitor.core.timeutil import parse_iso
 from monitor.feeds.opml import OpmlFeed, read_opml, write_opml
-from monitor.storage.store import Store
+from monitor.storage import Store
 from monitor.text.textnorm import plural
 
 URL_RE = re.compile(r"^(https?|file)://\S+$")

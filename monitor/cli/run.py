@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from zoneinfo import ZoneInfo
 
 from monitor.bot.app import build_application, start_bot, stop_bot
-from monitor.cli.main import build_runtime, telegram_token
 from monitor.core.config import Config
 from monitor.core.errors import ConfigError, DeliveryError
 from monitor.core.stop import stop_on_signals
 from monitor.delivery.ratelimit import Limits, RateLimiter, SendGate
 from monitor.delivery.telegram import TelegramSink
 from monitor.pipeline.chats import migrate
-from monitor.pipeline.cycle import CycleReport, Runtime, poll_cycle, sync_config_feeds
+from monitor.pipeline.cycle import poll_cycle, sync_config_feeds
+from monitor.pipeline.runtime import CycleReport, Runtime, build_runtime
 from monitor.pipeline.scheduler import run_until_stopped
 
 log = logging.getLogger(__name__)
@@ -167,3 +168,7 @@ async def stop_telegram(rt: Runtime, app: object) -> None:
     while rt.drain.active and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await stop_bot(app)  # type: ignore[arg-type]
+
+
+def telegram_token() -> str | None:
+    return os.environ.get("TELEGRAM_BOT_TOKEN") or None

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from monitor.core.errors import DeliveryError, StoreError
 from monitor.core.models import OutboxMessage
 from monitor.delivery.retrypolicy import backoff, decide_retry
-from monitor.storage.store import Store
+from monitor.storage import Store
 
 log = logging.getLogger(__name__)
 

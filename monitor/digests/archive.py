@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.digests.build import Digest, build_digest
 from monitor.digests.page import page_generated_at, write_index, write_page
-from monitor.storage.store import Store
+from monitor.storage import Store
 
 log = logging.getLogger(__name__)
 

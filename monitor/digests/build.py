@@ -242,7 +242,7 @@ def _entry(story: list[Mapping], topic: tuple[str, str], also_in: tuple[str, ...
     )
     sources: list[str] = []
     for row in story:
-        for source in (row.get("sources") or row.get("source") or "").split("\n"):
+        for source in row.get("sources") or [row.get("source") or ""]:
             if source and source not in sources:
                 sources.append(source)
     published = [p for p in (parse_iso(r["published_at"]) for r in story) if p is not None]
@@ -268,8 +268,6 @@ def _vote_counts(story: list[Mapping]) -> tuple[int, int]:
     on each of its hits: count each chat once, by its vote on the latest hit."""
     by_chat: dict[str, str] = {}
     for row in sorted(story, key=lambda r: r["hit_id"]):
-        for pair in (row.get("votes") or "").split():
-            chat, _, vote = pair.rpartition("=")
-            by_chat[chat] = vote
+        by_chat.update(row.get("votes") or {})
     choices = list(by_chat.values())
     return choices.count("relevant"), choices.count("not_relevant")

@@ -18,7 +18,7 @@ from monitor.core.errors import UserError
 from monitor.delivery.console import CONSOLE_CHAT
 from monitor.digests.build import Digest
 from monitor.digests.render import render_telegram_parts, render_text
-from monitor.storage.store import Store
+from monitor.storage import Store
 
 RELEVANT, NOT_RELEVANT = "relevant", "not_relevant"
 CODES = {"r": RELEVANT, "n": NOT_RELEVANT}

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.storage.store import Store
+from monitor.storage import Store
 from monitor.text.textnorm import plural
 
 

@@ -27,7 +27,6 @@ typo tolerance never turns a short word into another.
 
 from __future__ import annotations
 
-import math
 from bisect import bisect
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
@@ -49,7 +48,8 @@ from monitor.matching.rules import (
     decide,
     similarity,
 )
-from monitor.matching.termcheck import MAX_WORD_LETTERS
+from monitor.matching.typos import MIN_FUZZY_LEN, allowed_typos
+from monitor.matching.typos import deletions as _deletions  # a module global: tests count calls
 from monitor.matching.watchlists import NOISY_WORDS, SENTENCE, Topic, Watchlist
 from monitor.text.textnorm import (
     TOKEN_RE,
@@ -62,27 +62,13 @@ from monitor.text.textnorm import (
 
 __all__ = ["Matcher", "allowed_typos", "similarity"]
 
-MIN_FUZZY_LEN = 5
-MAX_TYPOS = 2
 MIN_LEMMA_LEN = 4  # shorter words are function words ("la" -> "el", "fue" -> "ser")
 PREFIX = 3  # irregular forms that change their first letters ("flew") are written out
-# Typo tolerance stops at MAX_WORD_LETTERS (no real word is longer; `watchlists check`
-# rejects longer term words), so a term word never builds a deletion index whose size
-# grows with the cube of its length.
 CACHE_LIMIT = 400_000
 
 FIELDS = ("title", "summary", "content")
 SENTENCES_PER_FIELD = 1_000_000  # each field starts a new sentence
 _NO_CANDIDATES: dict[int, int] = {}  # shared by every token that is no term word; never mutated
-
-
-def allowed_typos(length: int, fuzzy: int) -> int:
-    """How many typos a term word of `length` letters tolerates at `fuzzy`."""
-    if fuzzy >= 100 or length < MIN_FUZZY_LEN or length > MAX_WORD_LETTERS:
-        return 0
-    if fuzzy <= 0:
-        return MAX_TYPOS
-    return min(MAX_TYPOS, math.floor(length * (100 - fuzzy) / fuzzy + 1e-9))
 
 
 class Matcher:
@@ -395,13 +381,3 @@ def _match_at(pattern: Pattern, position: int, candidates: list[dict[int, int]])
             return None
         total += typos
     return total
-
-
-def _deletions(word: str, depth: int) -> set[str]:
-    """`word` and every string reachable from it by at most `depth` deletions."""
-    out = {word}
-    frontier = {word}
-    for _ in range(depth):
-        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
-        out |= frontier
-    return out

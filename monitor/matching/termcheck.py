@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from monitor.matching.typos import MAX_WORD_LETTERS, MIN_FUZZY_LEN
 from monitor.text.textnorm import TOKEN_RE, fold, is_acronym, tokenize
 
 # Single words that appear in most news text in either language: as a whole
@@ -56,16 +57,12 @@ NOISY_WORDS = {
     "policia",
     "policía",
 }
-# Mirrors matcher.MIN_FUZZY_LEN (not imported: the matcher imports watchlists).
-MIN_FUZZY_LEN = 5
 # At or above this many letters a typo is tolerated: warn when it is this short or shorter.
 LOOSE_FUZZY_LEN = 6
 
 # A term is a name or a short phrase. No real word is longer than MAX_WORD_LETTERS
-# (the matcher stops typo tolerance there), and a phrase of more than MAX_TERM_WORDS
-# words is a sentence that will never recur verbatim: ideas that co-occur are all_of.
-# A 2,000-letter term once took 21 s and 4 GB to compile.
-MAX_WORD_LETTERS = 40
+# (typos.py), and a phrase of more than MAX_TERM_WORDS words is a sentence that will
+# never recur verbatim: ideas that co-occur are all_of.
 MAX_TERM_WORDS = 12
 MAX_TERM_CHARS = 200
 

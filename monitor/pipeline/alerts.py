@@ -18,7 +18,7 @@ from monitor.delivery.render import alert_payload
 from monitor.digests.feedback import alert_keyboard
 
 if TYPE_CHECKING:  # the worker builds on this module, not the other way round
-    from monitor.pipeline.cycle import Runtime
+    from monitor.pipeline.runtime import Runtime
 
 
 def queue_alerts(

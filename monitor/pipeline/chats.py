@@ -19,8 +19,8 @@ from monitor.core.models import Subscription
 from monitor.core.timeutil import MAX_ZONE_NAME, iana_zone, iso, parse_iso
 from monitor.digests.build import build_digest
 from monitor.digests.feedback import digest_payloads
-from monitor.pipeline.cycle import Runtime
 from monitor.pipeline.digestjob import queue_digest
+from monitor.pipeline.runtime import Runtime
 
 DIGESTS_OFF = "off"  # chats.digest_time for a chat that wants no scheduled digest
 MIN_MUTE_HOURS = 1

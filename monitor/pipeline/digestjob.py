@@ -19,7 +19,7 @@ from monitor.digests.build import build_digest
 from monitor.digests.feedback import digest_payloads
 
 if TYPE_CHECKING:  # the worker builds on this module, not the other way round
-    from monitor.pipeline.cycle import Runtime
+    from monitor.pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.storage.store import Store
+from monitor.storage import Store
 
 log = logging.getLogger(__name__)
 BATCH = 500

@@ -19,7 +19,7 @@ from monitor.core.timeutil import iso
 from monitor.delivery.console import CONSOLE_CHAT
 from monitor.delivery.msglimit import cut_text
 from monitor.matching.library import ReloadOutcome
-from monitor.storage.store import Store
+from monitor.storage import Store
 
 log = logging.getLogger(__name__)
 MAX_ERRORS_SHOWN = 15

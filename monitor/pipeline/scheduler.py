@@ -25,9 +25,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.delivery.console import CONSOLE_CHAT
 from monitor.pipeline.chats import chat_settings, digest_missed, queue_chat_digest
-from monitor.pipeline.cycle import Runtime, deliver, poll_cycle
+from monitor.pipeline.cycle import deliver, poll_cycle
 from monitor.pipeline.digestjob import queue_digest
 from monitor.pipeline.housekeeping import run_housekeeping
+from monitor.pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE_SECONDS = 300

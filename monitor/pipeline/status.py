@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.core.config import Config
 from monitor.core.timeutil import iso, parse_iso
-from monitor.storage.store import Store
+from monitor.storage import Store
 
 
 def collect_status(store: Store, config: Config, now: datetime) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from monitor.delivery.console import CONSOLE_CHAT
 from monitor.delivery.msglimit import LINE_MAX, cut_text, join_fitting
 from monitor.delivery.render import link_html, local_time, matched_html
 from monitor.digests.feedback import alert_keyboard
-from monitor.storage.store import Store
+from monitor.storage import Store
 
 Recipients = dict[str, tuple[Callable[[str, str], bool], str]]  # chat -> (wants, zone)
 MAX_OUTLETS_SHOWN = 12

@@ -18,6 +18,7 @@ from dataclasses import replace
 from test_bot import CHAT, OTHER, running_bot
 
 from monitor.bot import app as bot
+from monitor.bot import talk
 from monitor.cli.run import build_telegram_runtime
 from monitor.core.config import TelegramConfig
 from monitor.delivery.ratelimit import Limits
@@ -94,7 +95,7 @@ db.execute("COMMIT")
 def test_a_write_lock_held_by_another_process_freezes_nothing(config, clock, fake, monkeypatch):
     """/subscribe hears "one moment" and then its answer; /help from another chat meanwhile
     is answered at once."""
-    monkeypatch.setattr(bot, "BUSY_NOTICE_SECONDS", 0.5)
+    monkeypatch.setattr(talk, "BUSY_NOTICE_SECONDS", 0.5)
     rt = runtime(config, clock, fake)
     rt.store.busy_timeout = 1.0  # new connections (the bot's threads) wait 1 s per attempt
     rt.store.close()  # reopen lazily with the shorter timeout

@@ -16,10 +16,12 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from conftest import outbox_rows
 from test_telegram_delivery import CHAT, article, make_runtime, queue_alert
 
 from monitor.core.timeutil import parse_iso
-from monitor.pipeline.cycle import Runtime, deliver
+from monitor.pipeline.cycle import deliver
+from monitor.pipeline.runtime import Runtime
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -33,7 +35,7 @@ async def drain_until_settled(rt: Runtime, clock, steps: int = 60) -> tuple[str,
     try:
         for _ in range(steps):
             await deliver(rt)
-            [row] = rt.store.outbox_rows()
+            [row] = outbox_rows(rt.store)
             if row["status"] != "pending":
                 return row["status"], (clock.now - start).total_seconds()
             due = parse_iso(row["next_attempt_at"])
@@ -46,7 +48,7 @@ async def drain_until_settled(rt: Runtime, clock, steps: int = 60) -> tuple[str,
 
 def settle(rt: Runtime, clock) -> tuple[str, float, dict]:
     status, waited = asyncio.run(drain_until_settled(rt, clock))
-    return status, waited, rt.store.outbox_rows()[0]
+    return status, waited, outbox_rows(rt.store)[0]
 
 
 def test_twelve_429s_are_waited_out_and_the_alert_is_sent(config, clock, fake):
@@ -114,6 +116,6 @@ def test_retry_after_is_honoured_on_the_clock(config, clock, fake):
             await sink.close()
 
     asyncio.run(once())
-    [row] = rt.store.outbox_rows()
+    [row] = outbox_rows(rt.store)
     assert row["status"] == "pending" and row["attempts"] == 0
     assert parse_iso(row["next_attempt_at"]) == clock.now + timedelta(seconds=7)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import outbox_rows
 from test_telegram_delivery import CHAT, article, drain, make_runtime, queue_alert
 
 from monitor.digests.build import Digest, DigestEntry, DigestTopic
@@ -39,7 +40,7 @@ def test_a_huge_alert_is_sent_and_fits(config, clock, fake, kind):
     title = HUGE[kind]
     queue_alert(rt, CHAT, article(1, title=title, source=title), snippet=title)
     report = asyncio.run(drain(rt))
-    [row] = rt.store.outbox_rows()
+    [row] = outbox_rows(rt.store)
     print(f"alert, {kind} title: {row['status']} {row['error'] or ''}")
     assert (report.sent, report.failed) == (1, 0)
     [sent] = fake.sent_messages(CHAT)
@@ -76,7 +77,7 @@ def test_a_huge_digest_and_surge_are_sent_and_fit(config, clock, fake, kind):
     surge = render_surge_html([row], outlets, {}, ZoneInfo("UTC"))
     rt.store.enqueue(CHAT, "surge", f"surge:{CHAT}:a1", {"text": surge}, clock.now)
     asyncio.run(drain(rt))
-    rows = rt.store.outbox_rows()
+    rows = outbox_rows(rt.store)
     print(f"digest+surge, {kind}: {[(r['kind'], r['status'], r['error']) for r in rows]}")
     assert [r["status"] for r in rows] == ["sent"] * len(rows)
     assert all(utf16(m["_plain"]) <= 4096 for m in fake.sent_messages(CHAT))
@@ -87,7 +88,7 @@ def test_a_row_queued_too_long_before_the_caps_is_clipped_not_lost(config, clock
     text = '<b>Digest</b>\n<a href="https://e.org/1">' + "😀" * 3000 + "</a> <i>end</i>"
     rt.store.enqueue(CHAT, "digest", f"digest:{CHAT}:old", {"text": text}, clock.now)
     asyncio.run(drain(rt))
-    assert [r["status"] for r in rt.store.outbox_rows()] == ["sent"]
+    assert [r["status"] for r in outbox_rows(rt.store)] == ["sent"]
     [sent] = fake.sent_messages(CHAT)
     assert utf16(sent["_plain"]) <= 4096 and sent["_plain"].endswith("…")
     assert "clipped" in caplog.text  # a renderer missed a cap: the log says so

@@ -26,7 +26,8 @@ from test_worker import make_runtime
 from monitor.core.models import Article, Feed, FetchResult, FieldLimits
 from monitor.feeds.parse import parse_feed
 from monitor.matching import matcher as matcher_module
-from monitor.matching.matcher import MAX_WORD_LETTERS, Matcher
+from monitor.matching.matcher import Matcher
+from monitor.matching.typos import MAX_WORD_LETTERS
 from monitor.matching.watchlists import load_watchlists
 from monitor.pipeline.cycle import poll_cycle
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import httpx
 import pytest
+from conftest import outbox_rows
 from telegram.error import TimedOut
 from test_telegram_delivery import FAST, TZ, article, make_runtime, queue_alert
 
@@ -27,7 +28,8 @@ from monitor.core.timeutil import parse_iso
 from monitor.delivery.ratelimit import RateLimiter, SendGate
 from monitor.delivery.retrypolicy import MAYBE_DELIVERED_DELAY
 from monitor.delivery.telegram import TelegramSink
-from monitor.pipeline.cycle import Runtime, deliver
+from monitor.pipeline.cycle import deliver
+from monitor.pipeline.runtime import Runtime
 
 CHATS = ("1001", "1002", "1003")
 
@@ -54,7 +56,7 @@ async def drain_until_sent(rt: Runtime, clock, steps: int = 10) -> None:
     try:
         for _ in range(steps):
             await deliver(rt)
-            pending = [r for r in rt.store.outbox_rows() if r["status"] == "pending"]
+            pending = [r for r in outbox_rows(rt.store) if r["status"] == "pending"]
             if not pending:
                 return
             clock.now = max(clock.now, min(parse_iso(r["next_attempt_at"]) for r in pending))
@@ -75,7 +77,7 @@ def test_answers_slower_than_five_seconds_arrive_once(config, clock, fake):
     asyncio.run(drain_until_sent(rt, clock))
     print(f"3 answers 6 s late: copies per chat {dict(copies(fake))}")
     assert copies(fake) == dict.fromkeys(CHATS, 1)
-    assert [r["status"] for r in rt.store.outbox_rows()] == ["sent"] * 3
+    assert [r["status"] for r in outbox_rows(rt.store)] == ["sent"] * 3
 
 
 def test_a_truly_lost_answer_is_retried_after_a_minute_not_at_once(config, clock, fake):
@@ -89,7 +91,7 @@ def test_a_truly_lost_answer_is_retried_after_a_minute_not_at_once(config, clock
         await sink.start()
         try:
             await deliver(rt)
-            [row] = rt.store.outbox_rows()
+            [row] = outbox_rows(rt.store)
             assert row["status"] == "pending" and "may have been delivered" in row["error"]
             assert parse_iso(row["next_attempt_at"]) == start + MAYBE_DELIVERED_DELAY
             clock.advance(seconds=59)
@@ -101,7 +103,7 @@ def test_a_truly_lost_answer_is_retried_after_a_minute_not_at_once(config, clock
             await sink.close()
 
     asyncio.run(scenario())
-    assert [r["status"] for r in rt.store.outbox_rows()] == ["sent"]
+    assert [r["status"] for r in outbox_rows(rt.store)] == ["sent"]
     assert copies(fake) == {CHATS[0]: 2}  # the one repeat a lost answer allows
 
 

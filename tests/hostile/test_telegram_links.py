@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import outbox_rows
 from test_bot import CHAT, ask, feeds, running_bot, telegram_config  # noqa: F401 (fixtures)
 from test_bot import make_runtime as bot_runtime
 from test_telegram_delivery import article, drain, make_runtime, queue_alert
@@ -84,7 +85,7 @@ def test_no_hostile_link_reaches_telegram_in_alerts_digests_and_surges(config, c
         text = render_surge_html([row], ["A", "B", "C"], {}, ZoneInfo("UTC"))
         rt.store.enqueue("1003", "surge", f"surge:1003:{n}", {"text": text}, clock.now)
     asyncio.run(drain(rt))
-    assert {r["status"] for r in rt.store.outbox_rows()} == {"sent"}
+    assert {r["status"] for r in outbox_rows(rt.store)} == {"sent"}
     urls = text_links(fake)
     print(f"alerts, digest, surges: {len(unsafe(urls))} hostile text_links of {len(urls)}")
     assert unsafe(urls) == []
