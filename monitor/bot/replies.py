@@ -11,10 +11,11 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.core.models import Subscription
+from monitor.core.timeutil import local_at, today_at
 from monitor.delivery.msglimit import (
     LINE_MAX,
     SNIPPET_MAX,
@@ -184,11 +185,10 @@ def next_digest(settings: ChatSettings, now: datetime) -> str:
     if settings.digests_off:
         return "none (digests are off)"
     tz = settings.tz
-    hour, minute = (int(x) for x in settings.digest_time.split(":"))
     local = now.astimezone(tz)
-    due = datetime.combine(local.date(), time(hour, minute), tz)
+    due = today_at(now, settings.digest_time, tz)
     if due <= local:
-        due = datetime.combine(local.date() + timedelta(days=1), time(hour, minute), tz)
+        due = local_at(local.date() + timedelta(days=1), settings.digest_time, tz)
     return due.strftime("%a %Y-%m-%d %H:%M %Z")
 
 

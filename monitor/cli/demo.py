@@ -39,7 +39,7 @@ from monitor.core.config import (
     WatchlistsConfig,
 )
 from monitor.core.errors import UserError
-from monitor.delivery.console import CONSOLE_CHAT
+from monitor.core.outbox import CONSOLE_CHAT
 
 DEMO_DIR = Path(__file__).parent / "demo_feeds"
 DEMO_FEEDS = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo, available_timezones
@@ -55,3 +55,26 @@ def iana_zone(name: str) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ValueError, OSError):
         return None
+
+
+def clock_time(hhmm: str) -> time:
+    """ "07:30" -> 07:30 (validated where it is configured: config.TIME_RE, /digesttime)."""
+    hour, minute = (int(part) for part in hhmm.split(":"))
+    return time(hour, minute)
+
+
+def local_at(day: date, at: time | str, tz: ZoneInfo) -> datetime:
+    """`at` on the wall clock of `tz` on `day`, the one place "HH:MM that day there" is
+    computed. A time skipped by a daylight-saving change (02:30 in spring) is the moment
+    an hour later on the wall clock (03:30); one that happens twice (autumn) is the first."""
+    return datetime.combine(day, clock_time(at) if isinstance(at, str) else at, tz)
+
+
+def today_at(now: datetime, at: time | str, tz: ZoneInfo) -> datetime:
+    """`at` today, where today is `now`'s date in `tz`."""
+    return local_at(now.astimezone(tz).date(), at, tz)
+
+
+def local_midnight(now: datetime, tz: ZoneInfo) -> datetime:
+    """The start of `now`'s day in `tz`: where "today" begins for counts and /digest."""
+    return today_at(now, time(0), tz)

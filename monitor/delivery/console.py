@@ -10,9 +10,9 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from monitor.core.models import OutboxMessage
+from monitor.core.outbox import ALERT, CONSOLE_CHAT
 from monitor.delivery.render import render_alert_text
 
-CONSOLE_CHAT = "console"
 RULE = "─" * 72
 
 
@@ -29,7 +29,7 @@ class ConsoleSink:
     async def send(self, message: OutboxMessage) -> None:
         stream = self.stream or sys.stdout
         payload = message.payload
-        if message.kind == "alert":
+        if message.kind == ALERT:
             tz = ZoneInfo(payload.get("timezone") or self.default_tz.key)
             body = "ALERT " + render_alert_text(payload, tz)
         else:

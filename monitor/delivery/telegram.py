@@ -44,7 +44,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from monitor.core.errors import ConfigError, DeliveryError
 from monitor.core.models import OutboxMessage
-from monitor.delivery.console import CONSOLE_CHAT
+from monitor.core.outbox import ALERT, CONSOLE_CHAT
 from monitor.delivery.msglimit import clip_html, fits
 from monitor.delivery.ratelimit import SendGate
 from monitor.delivery.render import render_alert_html
@@ -94,7 +94,7 @@ def render_message(message: OutboxMessage, default_tz: ZoneInfo) -> str:
     """The HTML text of an outbox row: alerts are rendered now, digests were at queue time
     (a row queued before fields were capped may be too long: it is clipped, not lost)."""
     payload = message.payload
-    if message.kind == "alert":
+    if message.kind == ALERT:
         return render_alert_html(payload, ZoneInfo(payload.get("timezone") or default_tz.key))
     return fit_message(payload["text"], f"outbox_id={message.id} kind={message.kind}")
 
@@ -173,7 +173,7 @@ class TelegramSink:
         except (KeyError, TypeError, ValueError) as exc:
             raise DeliveryError(f"cannot render {message.kind}: {exc!r}", permanent=True) from exc
         # a digest is a list of links: previews would bury it; an alert shows its article
-        preview = LinkPreviewOptions(is_disabled=message.kind != "alert")
+        preview = LinkPreviewOptions(is_disabled=message.kind != ALERT)
         try:
             try:
                 await self._post(message.chat_id, text, reply_markup, preview)

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from monitor.core.timeutil import local_at
 from monitor.digests.build import Digest, build_digest
 from monitor.digests.page import page_generated_at, write_index, write_page
 from monitor.storage import Store
@@ -26,9 +27,7 @@ log = logging.getLogger(__name__)
 
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """Local midnight to local midnight (23 or 25 hours on a daylight-saving change)."""
-    return datetime.combine(day, time(0), tz), datetime.combine(
-        day + timedelta(days=1), time(0), tz
-    )
+    return local_at(day, time(0), tz), local_at(day + timedelta(days=1), time(0), tz)
 
 
 def digest_for_day(

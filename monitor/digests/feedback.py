@@ -15,7 +15,7 @@ from datetime import datetime
 
 from monitor.core.config import DigestConfig
 from monitor.core.errors import UserError
-from monitor.delivery.console import CONSOLE_CHAT
+from monitor.core.outbox import CONSOLE_CHAT
 from monitor.digests.build import Digest
 from monitor.digests.render import render_telegram_parts, render_text
 from monitor.storage import Store

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from monitor.core.models import Article, Hit
-from monitor.delivery.console import CONSOLE_CHAT
+from monitor.core.outbox import ALERT, CONSOLE_CHAT, alert_key
 from monitor.delivery.render import alert_payload
 from monitor.digests.feedback import alert_keyboard
 
@@ -50,8 +50,8 @@ def queue_alerts(
                 )
             queued += rt.store.enqueue(
                 chat_id,
-                "alert",
-                f"alert:{chat_id}:{article_id}",
+                ALERT,
+                alert_key(chat_id, article_id),
                 payload,
                 now,
                 held=chat_id in muted,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from monitor.core.config import TIME_RE, Config
 from monitor.core.errors import UserError
 from monitor.core.models import Subscription
-from monitor.core.timeutil import MAX_ZONE_NAME, iana_zone, iso, parse_iso
+from monitor.core.outbox import DIGEST, digest_now_key
+from monitor.core.timeutil import MAX_ZONE_NAME, iana_zone, iso, local_midnight, parse_iso, today_at
 from monitor.digests.build import build_digest
 from monitor.digests.feedback import digest_payloads
 from monitor.pipeline.digestjob import queue_digest
@@ -291,7 +292,7 @@ def queue_digest_now(rt: Runtime, chat_id: str, now: datetime, request_key: str)
         raise UserError("You have no subscriptions yet: /subscribe first, or see /watchlists.")
     tz = settings.tz
     local = now.astimezone(tz)
-    midnight = datetime.combine(local.date(), time(0), tz)
+    midnight = local_midnight(now, tz)
     rows = [
         r
         for r in rt.store.hits_between(midnight, now + timedelta(seconds=1))
@@ -306,8 +307,8 @@ def queue_digest_now(rt: Runtime, chat_id: str, now: datetime, request_key: str)
         for index, payload in enumerate(
             digest_payloads(rt.store, digest, chat_id, now, rt.config.digest), 1
         ):
-            key = f"digest-now:{chat_id}:{request_key}:{index}"
-            queued += rt.store.enqueue(chat_id, "digest", key, payload, now)
+            key = digest_now_key(chat_id, request_key, index)
+            queued += rt.store.enqueue(chat_id, DIGEST, key, payload, now)
     return queued
 
 
@@ -327,6 +328,5 @@ def digest_missed(rt: Runtime, chat_id: str, now: datetime) -> bool:
     if last is None or not settings.wants_digests:
         return False
     tz = settings.tz
-    hour, minute = (int(x) for x in settings.digest_time.split(":"))
-    due = datetime.combine(now.astimezone(tz).date(), time(hour, minute), tz)
+    due = today_at(now, settings.digest_time, tz)
     return last < due <= now

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from monitor.core.outbox import DIGEST, digest_key, part_key
 from monitor.core.timeutil import parse_iso
 from monitor.digests.archive import refresh_archive
 from monitor.digests.build import build_digest
@@ -45,9 +46,9 @@ def queue_digest(
     last_at = parse_iso(chat.get("last_digest_at"))
     if last_at is not None and last_at.astimezone(tz).date().isoformat() == date:
         return 0  # today's digest went out already
-    key = f"digest:{chat_id}:{date}"
+    key = digest_key(chat_id, date)
     if rt.store.outbox_key_exists(key):
-        key += f"@{tz.key}"
+        key = digest_key(chat_id, date, zone=tz.key)
     after = chat.get("last_digest_hit_id")
     if after is None:
         after = rt.store.last_hit_id(before=now - timedelta(days=1))
@@ -63,8 +64,7 @@ def queue_digest(
         send = digest.topics or rt.config.digest.send_empty
         payloads = digest_payloads(rt.store, digest, chat_id, now, rt.config.digest) if send else []
         for index, payload in enumerate(payloads):
-            part_key = key + (f":{index + 1}" if index else "")
-            queued += rt.store.enqueue(chat_id, "digest", part_key, payload, now)
+            queued += rt.store.enqueue(chat_id, DIGEST, part_key(key, index + 1), payload, now)
         if queued or not payloads:
             rt.store.record_digest(chat_id, date, digest.hit_count, last_id, now)
     log.info(

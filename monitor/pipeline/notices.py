@@ -15,8 +15,13 @@ import logging
 from datetime import datetime
 
 from monitor.core.config import Config
+from monitor.core.outbox import (
+    CONSOLE_CHAT,
+    NOTICE,
+    rejected_watchlists_key,
+    removed_watchlist_key,
+)
 from monitor.core.timeutil import iso
-from monitor.delivery.console import CONSOLE_CHAT
 from monitor.delivery.msglimit import cut_text
 from monitor.matching.library import ReloadOutcome
 from monitor.storage import Store
@@ -35,8 +40,8 @@ def queue_reload_notices(
         admins = [str(a) for a in config.telegram.admins] if telegram_enabled else []
         for chat_id in admins or [CONSOLE_CHAT]:
             text = _rejected_text(outcome.errors, escape=chat_id != CONSOLE_CHAT)
-            key = f"notice:watchlists:{chat_id}:{iso(now)}:{digest}"
-            queued += store.enqueue(chat_id, "notice", key, {"text": text}, now)
+            key = rejected_watchlists_key(chat_id, iso(now) or "", digest)
+            queued += store.enqueue(chat_id, NOTICE, key, {"text": text}, now)
     for watchlist in outcome.removed:
         chats = store.subscribers_of(watchlist) if telegram_enabled else []
         name = cut_text(watchlist, 200)
@@ -46,8 +51,8 @@ def queue_reload_notices(
                 "operator, so it sends nothing for now. Your subscription is kept: if it comes "
                 f"back you get its alerts again. /unsubscribe {html.escape(name)} drops it."
             )
-            key = f"notice:removed:{chat_id}:{watchlist}:{iso(now)}"
-            queued += store.enqueue(chat_id, "notice", key, {"text": text}, now)
+            key = removed_watchlist_key(chat_id, watchlist, iso(now) or "")
+            queued += store.enqueue(chat_id, NOTICE, key, {"text": text}, now)
         log.warning("watchlist removed watchlist=%s subscribers_told=%d", watchlist, len(chats))
     return queued
 

@@ -23,7 +23,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.delivery.console import CONSOLE_CHAT
+from monitor.core.outbox import CONSOLE_CHAT
+from monitor.core.timeutil import clock_time, local_at
 from monitor.pipeline.chats import chat_settings, digest_missed, queue_chat_digest
 from monitor.pipeline.cycle import deliver, poll_cycle
 from monitor.pipeline.digestjob import queue_digest
@@ -48,13 +49,14 @@ class DailyAt(BaseTrigger):
     __slots__ = ("hour", "minute", "zone")
 
     def __init__(self, hhmm: str, zone: str) -> None:
-        self.hour, self.minute = (int(x) for x in hhmm.split(":"))
+        at = clock_time(hhmm)
+        self.hour, self.minute = at.hour, at.minute
         self.zone = ZoneInfo(zone)
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
         day = now.astimezone(self.zone).date() - timedelta(days=1)
         while True:
-            local = datetime.combine(day, time(self.hour, self.minute), self.zone)
+            local = local_at(day, time(self.hour, self.minute), self.zone)
             candidate = local.astimezone(UTC)
             if candidate >= now and (previous_fire_time is None or candidate > previous_fire_time):
                 return candidate

@@ -9,18 +9,18 @@ Docker HEALTHCHECK must catch.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.core.config import Config
-from monitor.core.timeutil import iso, parse_iso
+from monitor.core.timeutil import iso, local_midnight, parse_iso
 from monitor.storage import Store
 
 
 def collect_status(store: Store, config: Config, now: datetime) -> dict[str, Any]:
     tz = ZoneInfo(config.digest.timezone)
-    midnight = datetime.combine(now.astimezone(tz).date(), time(0), tz)
+    midnight = local_midnight(now, tz)
     counts = store.status_counts(midnight)
     cycle = store.last_cycle()
     interval, health = config.poll.interval_seconds, config.health

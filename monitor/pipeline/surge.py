@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from monitor.core.config import DigestConfig
-from monitor.delivery.console import CONSOLE_CHAT
+from monitor.core.outbox import CONSOLE_CHAT, SURGE, alert_key, surge_key
 from monitor.delivery.msglimit import LINE_MAX, cut_text, join_fitting
 from monitor.delivery.render import link_html, local_time, matched_html
 from monitor.digests.feedback import alert_keyboard
@@ -52,17 +52,17 @@ def queue_surges(
             chats, muted = recipients(), store.muted_chats(now)
         for chat_id, (wants, zone) in chats.items():
             chosen = [r for r in rows if wants(r["watchlist"], r["topic"])]
-            key = f"surge:{chat_id}:{article_id}"
+            key = surge_key(chat_id, article_id)
             if not chosen or store.outbox_key_exists(key):
                 continue
-            if store.outbox_key_exists(f"alert:{chat_id}:{article_id}"):
+            if store.outbox_key_exists(alert_key(chat_id, article_id)):
                 continue  # the instant alert already brought this story
             payload = surge_payload(chosen, outlets, topic_titles, ZoneInfo(zone), chat_id)
             if chat_id != CONSOLE_CHAT:
                 token = store.add_vote_target([r["hit_id"] for r in chosen], chat_id, now)
                 payload["reply_markup"] = alert_keyboard(token)
             held = chat_id in muted  # a surge is an alert: it waits out a mute too
-            queued += store.enqueue(chat_id, "surge", key, payload, now, held=held)
+            queued += store.enqueue(chat_id, SURGE, key, payload, now, held=held)
     return queued
 
 
