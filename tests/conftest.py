@@ -6,6 +6,7 @@ from `fakes.bot_api`.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import sys
 import time
@@ -27,6 +28,8 @@ from monitor.core.config import (  # noqa: E402
     StorageConfig,
     WatchlistsConfig,
 )
+from monitor.digests.page import write_index, write_page  # noqa: E402
+from monitor.digests.render import render_telegram_parts  # noqa: E402
 from monitor.storage import Store  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -165,6 +168,25 @@ def outbox_rows(store: Store, kind: str | None = None) -> list[dict]:
 def outbox_counts(store: Store) -> dict[str, int]:
     """Outbox rows per status."""
     return dict(store.db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+
+
+async def fetch_all(fetcher, feeds, then=None):
+    """A fetcher's results one at a time as they complete (`fetch_batches` of one)."""
+    async with contextlib.aclosing(fetcher.fetch_batches(feeds, then)) as batches:
+        async for (item,) in batches:
+            yield item
+
+
+def write_html_archive(digest, html_dir: Path) -> Path:
+    """A day's page and the index, as the archive job writes them (digests/archive.py)."""
+    page = write_page(digest, html_dir)
+    write_index(html_dir)
+    return page
+
+
+def render_telegram(digest) -> list[str]:
+    """A digest's Telegram messages, as text."""
+    return [part.text for part in render_telegram_parts(digest)]
 
 
 def wait_until(condition, seconds: float = 20.0) -> bool:

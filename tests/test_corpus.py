@@ -18,7 +18,7 @@ import sys
 from dataclasses import replace
 
 import pytest
-from conftest import DATA, SHARED
+from conftest import DATA, SHARED, fetch_all
 from fakes.feed_server import CONTENT_TYPES, FeedServer, Route
 from test_worker import make_runtime
 
@@ -104,7 +104,7 @@ def fetch_and_parse(urls: dict[str, str], **poll) -> dict[str, tuple]:
         out = {}
         names = {url: name for name, url in urls.items()}
         async with Fetcher(replace(PollConfig(), **{"timeout_seconds": 5, **poll})) as fetcher:
-            async for result in fetcher.fetch_all([Feed(u) for u in urls.values()]):
+            async for result in fetch_all(fetcher, [Feed(u) for u in urls.values()]):
                 parsed = parse_feed(result, None) if not result.error else None
                 out[names[result.feed.url]] = (result, parsed)
         return out

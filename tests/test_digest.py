@@ -9,13 +9,14 @@ from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import render_telegram, write_html_archive
 from pngpixels import read_pixels
 
 from monitor.core.models import Article, Hit
 from monitor.delivery.render import TELEGRAM_LIMIT
 from monitor.digests.build import build_digest
-from monitor.digests.page import render_html_page, write_html_archive
-from monitor.digests.render import render_telegram, render_text
+from monitor.digests.page import render_html_page
+from monitor.digests.render import render_text
 
 TZ = ZoneInfo("America/Mexico_City")
 TITLES = {("w", "dea"): "DEA immunity", ("w", "people"): "Officials"}

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from conftest import rss
+from conftest import fetch_all, rss
 from fakes.feed_server import FeedServer, Route
 
 from monitor.core.config import PollConfig
@@ -32,7 +32,7 @@ ITEMS = [
 def fetch(feeds: list[Feed], **poll) -> list:
     async def run():
         async with Fetcher(replace(PollConfig(), **{"timeout_seconds": 2, **poll})) as fetcher:
-            return [result async for result in fetcher.fetch_all(feeds)]
+            return [result async for result in fetch_all(fetcher, feeds)]
 
     return asyncio.run(run())
 
@@ -110,7 +110,7 @@ def test_a_slow_host_does_not_hold_up_the_others():
             started = time.monotonic()
             poll = replace(PollConfig(), timeout_seconds=5, max_concurrency=3, per_host=2)
             async with Fetcher(poll) as fetcher:
-                async for result in fetcher.fetch_all(slow_feeds + fast_feeds):
+                async for result in fetch_all(fetcher, slow_feeds + fast_feeds):
                     arrived[result.feed.url] = (time.monotonic() - started, result.error)
             return arrived
 
@@ -132,7 +132,7 @@ def test_dead_servers_move_to_the_slow_lane_and_free_their_slots(monkeypatch):
             started = time.monotonic()
             poll = replace(PollConfig(), timeout_seconds=1.5, max_concurrency=2, per_host=10)
             async with Fetcher(poll) as fetcher:
-                async for result in fetcher.fetch_all(dead + live):
+                async for result in fetch_all(fetcher, dead + live):
                     done[result.feed.url] = (time.monotonic() - started, result.error)
             return done
 
@@ -160,7 +160,7 @@ def test_requests_run_ahead_of_slow_reading():
 
             poll = replace(PollConfig(), timeout_seconds=1, max_concurrency=2, per_host=10)
             async with Fetcher(poll) as fetcher:
-                async for result in fetcher.fetch_all([*live, dead], read_slowly):
+                async for result in fetch_all(fetcher, [*live, dead], read_slowly):
                     done[result.feed.url] = (time.monotonic() - started, result.error)
             return done
 
@@ -186,7 +186,7 @@ def test_the_backlog_of_bodies_not_yet_stored_stays_within_its_budget(monkeypatc
 
             poll = replace(PollConfig(), max_concurrency=3, per_host=10)
             async with Fetcher(poll) as fetcher:
-                async for result in fetcher.fetch_all(feeds, read):
+                async for result in fetch_all(fetcher, feeds, read):
                     assert result.error is None
                     await asyncio.sleep(0.05)  # storing
                     requested_when_stored.append(len(server.requests))
@@ -208,7 +208,7 @@ def test_a_failure_while_reading_reaches_the_caller():
                 raise RuntimeError("reader bug")
 
             async with Fetcher(PollConfig()) as fetcher:
-                async for _ in fetcher.fetch_all(feeds, broken):
+                async for _ in fetch_all(fetcher, feeds, broken):
                     pass
 
         with pytest.raises(RuntimeError, match="reader bug"):
@@ -300,7 +300,7 @@ def test_unexpected_errors_become_a_failed_result_not_an_exception():
     async def run():
         poll = replace(PollConfig(), timeout_seconds=1)
         async with Fetcher(poll, transport=httpx.MockTransport(explode)) as fetcher:
-            return [r async for r in fetcher.fetch_all([Feed("http://example.invalid/feed")])]
+            return [r async for r in fetch_all(fetcher, [Feed("http://example.invalid/feed")])]
 
     [result] = asyncio.run(run())
     assert result.error == "unexpected RuntimeError: a bug in a transport"

@@ -124,15 +124,3 @@ class OutboxMessage:
     dedupe_key: str
     payload: dict = field(default_factory=dict)
     attempts: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """The outcome of trying to send one outbox row."""
-
-    outbox_id: int
-    ok: bool
-    error: str | None = None
-    retry_at: datetime | None = None
-    permanent: bool = False
-    chat_gone: bool = False

@@ -151,13 +151,6 @@ def _page(title: str, body: str, meta: Mapping[str, str] | None = None) -> str:
 
 
 # -- the archive --------------------------------------------------------------------
-def write_html_archive(digest: Digest, html_dir: Path) -> Path:
-    """Write `YYYY-MM-DD.html` and refresh `index.html` (newest first, with counts)."""
-    page = write_page(digest, html_dir)
-    write_index(html_dir)
-    return page
-
-
 def write_page(digest: Digest, html_dir: Path) -> Path:
     """The day's page, linked to the days before and after it that have pages. A new day's
     page gives its predecessor a "next" link too (its neighbours are rewritten)."""

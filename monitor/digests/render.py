@@ -100,11 +100,6 @@ def _stories(topic: DigestTopic) -> str:
 
 
 # -- Telegram HTML ------------------------------------------------------------------
-def render_telegram(digest: Digest) -> list[str]:
-    """Telegram HTML messages, split on entry boundaries below the 4,096 limit."""
-    return [part.text for part in render_telegram_parts(digest)]
-
-
 def render_telegram_parts(digest: Digest, page_url: str | None = None) -> list[TelegramPart]:
     """Telegram HTML messages, split on entry boundaries below the 4,096 limit. A capped
     topic ends with "…and N more", linking to the day's page (`page_url`) when there is one."""

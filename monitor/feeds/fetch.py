@@ -24,9 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import importlib.util
 import logging
-import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -40,6 +38,7 @@ from monitor.core.config import PollConfig
 from monitor.core.errors import FetchError
 from monitor.core.models import Feed, FetchResult
 from monitor.core.netpolicy import AddressPolicy
+from monitor.feeds import compat
 from monitor.feeds.contentcoding import ACCEPT_ENCODING, BodyDecoder
 
 log = logging.getLogger(__name__)
@@ -48,10 +47,7 @@ SLOW_REQUEST_SECONDS = 1.0
 BACKLOG_BUDGET_BYTES = 16 * 2**20  # bodies fetched and not stored yet, at most (about)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 logging.getLogger("httpcore").setLevel(logging.WARNING)
-if importlib.util.find_spec("sniffio") is None:
-    # httpcore tries `import sniffio` at every connection checkout; a module that is not
-    # installed is searched for on disk each time (~1 ms a request). Record it as absent.
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
+compat.install()  # httpcore's sniffio lookup, among our library adaptations
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -136,12 +132,6 @@ class Fetcher:
 
     async def __aexit__(self, *exc_info) -> None:
         await self._client.aclose()
-
-    async def fetch_all(self, feeds: Sequence[Feed], then: Then | None = None) -> AsyncIterator:
-        """Yield results one at a time as they complete (`fetch_batches` of one)."""
-        async with contextlib.aclosing(self.fetch_batches(feeds, then)) as batches:
-            async for (item,) in batches:
-                yield item
 
     async def fetch_batches(
         self, feeds: Sequence[Feed], then: Then | None = None, most: int = 1, linger: float = 0.0

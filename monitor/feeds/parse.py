@@ -22,18 +22,15 @@ max_bytes keeps the entries before the cut, with a warning.
 from __future__ import annotations
 
 import calendar
-import copy
 import hashlib
 import logging
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
-from feedparser import api as _feedparser_api
-from feedparser import mixin as _feedparser_mixin
-from feedparser.util import FeedParserDict
 
 from monitor.core.models import Article, FetchResult, FieldLimits, ParsedFeed
+from monitor.feeds import compat
 from monitor.text.aggregators import (
     is_aggregator_link,
     last_segment,
@@ -41,7 +38,6 @@ from monitor.text.aggregators import (
     unwrap_link,
 )
 from monitor.text.htmltext import fold_space, html_to_text
-from monitor.text.xmlsafe import drop_doctype
 
 log = logging.getLogger(__name__)
 
@@ -98,40 +94,7 @@ def canonical_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), host, parts.path or "/", query, ""))
 
 
-_feedparser_replace_doctype = _feedparser_api.replace_doctype
-
-
-def _replace_doctype_safely(data: bytes) -> tuple[str | None, bytes, dict]:
-    """feedparser's own hook, run on its UTF-8 copy of the body (so UTF-16 feeds are covered
-    too), with the DOCTYPE gone first and no entities handed to the loose parser."""
-    data, doctype = drop_doctype(data)
-    version, data, _entities = _feedparser_replace_doctype(data)
-    return ("rss091n" if b"netscape" in doctype.lower() else version), data, {}
-
-
-_feedparser_api.replace_doctype = _replace_doctype_safely
-# Always expat, whose entity handling the tests pin down; feedparser would otherwise try
-# to import libxml2's SAX driver first, a failed import (a disk search) on every parse.
-_feedparser_api.PREFERRED_XML_PARSERS = []
-
-
-class _ContentParamsCopy:
-    """Stands in for the `copy` module in feedparser's mixin, whose only use of it is
-    `copy.deepcopy(self.contentparams)` for every title, summary and content stored.
-    Those parameters are strings (type, language, base, src) and a flag, so a plain
-    copy is the same dictionary: it saves a tenth of the parse time of a 50-item feed.
-    Anything else is still deep-copied."""
-
-    @staticmethod
-    def deepcopy(params):
-        if isinstance(params, FeedParserDict) and all(
-            value is None or isinstance(value, str | bool | int) for value in params.values()
-        ):
-            return FeedParserDict(params)
-        return copy.deepcopy(params)
-
-
-_feedparser_mixin.copy = _ContentParamsCopy  # type: ignore[assignment]
+compat.install()  # our feedparser adaptations, the DOCTYPE defence among them
 
 
 def parse_feed(

@@ -14,10 +14,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import write_html_archive
 from fakes.feed_server import FeedServer, Route
 
 from monitor.digests.build import Digest, DigestEntry, DigestTopic
-from monitor.digests.page import render_html_page, write_html_archive
+from monitor.digests.page import render_html_page
 from monitor.text.urlsafety import safe_http_url
 
 from .cdp import CHROMIUM, Chromium
