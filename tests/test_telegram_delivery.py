@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -406,3 +407,24 @@ def test_shutdown_never_cuts_a_send_between_answer_and_mark_sent(config, clock):
     asyncio.run(scenario())
     assert [r["status"] for r in outbox_rows(rt.store)] == ["sent", "pending"]
     assert sink.sent == [1]  # the one in flight finished and was recorded; no more started
+
+
+def test_an_alert_is_rendered_when_queued_and_sent_as_queued(config, clock, fake):
+    """What the outbox row holds is what Telegram gets, in the chat's own zone; a row
+    queued by an older version (no text) is still rendered at send time."""
+    from monitor.pipeline.alerts import queue_alerts
+
+    rt = make_runtime(config, clock, fake)
+    rt.store.subscribe(CHAT, "sample", [], clock.now)
+    rt.store.update_chat(CHAT, clock.now, timezone="Asia/Tokyo")
+    art = article(1)
+    hit = Hit(art.id, "sample", "dea-immunity", "DEA immunity", 100.0, art.title, "title", "high")
+    assert queue_alerts(rt, [art], [hit], clock.now) == 1
+    [row] = outbox_rows(rt.store)
+    queued_text = json.loads(row["payload"])["text"]
+    assert "2026-11-20 21:00 JST" in queued_text  # rendered for the chat's zone, at queue time
+    queue_alert(rt, CHAT, article(2))  # the old shape: fields only
+    assert asyncio.run(drain(rt)).sent == 2
+    first, second = fake.sent_messages(CHAT)
+    assert first["text"] == queued_text
+    assert "Story number 2" in second["_plain"]

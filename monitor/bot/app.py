@@ -19,7 +19,8 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from telegram import (
@@ -67,6 +68,9 @@ CHAT_BACKLOG = 4  # updates of one chat waiting their turn; more are dropped (a 
 NOT_ALLOWED_EVERY_SECONDS = 3600  # "not allowed" at most once an hour per unlisted chat
 
 
+BotApp = Application  # the bot's type, for callers that must not import telegram
+
+
 def build_application(rt: Runtime, token: str, gate: SendGate) -> Application:
     app = (
         Application.builder()
@@ -105,7 +109,10 @@ async def start_bot(app: Application, poll_timeout: float = 30) -> None:
         await app.shutdown()
         raise DeliveryError(f"cannot start the bot: {exc.message}") from exc
     await app.start()
-    await app.updater.start_polling(timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES)  # type: ignore[union-attr]
+    assert app.updater is not None  # built with the default updater
+    await app.updater.start_polling(
+        timeout=timedelta(seconds=poll_timeout), allowed_updates=ALLOWED_UPDATES
+    )
     log.info("telegram bot polling as @%s", app.bot.username)
 
 
@@ -145,7 +152,9 @@ async def set_commands(app: Application) -> None:
 async def guard(update: Update, context: Context) -> None:
     """Runs before every handler: unlisted chats are told so, and go no further."""
     chat, user = update.effective_chat, update.effective_user
-    if chat is None or chats.is_allowed(runtime_of(context).config, chat.id, user and user.id):
+    if chat is None or chats.is_allowed(
+        runtime_of(context).config, chat.id, user.id if user else None
+    ):
         return
     told: dict[int, float] = context.bot_data["told"]
     now = time.monotonic()
@@ -159,7 +168,7 @@ async def guard(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-def command(name: str, handler: Handler) -> Callable[[Update, Context], Awaitable[None]]:
+def command(name: str, handler: Handler) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
     """A command handler that turns a `UserError` into the command's usage line."""
 
     async def run(update: Update, context: Context) -> None:
@@ -201,7 +210,7 @@ class ChatQueues(BaseUpdateProcessor):
         try:
             async with self._turns.setdefault(chat, asyncio.Lock()):
                 if self.stopping:
-                    coroutine.close()  # type: ignore[attr-defined]
+                    coroutine.close()
                     return
                 await coroutine
         finally:

@@ -176,7 +176,7 @@ async def on_status(update: Update, context: Context, rt: Runtime, args: list[st
 async def on_button(update: Update, context: Context) -> None:
     """The inline buttons of /start, /subscribe and /unsubscribe."""
     query, rt = update.callback_query, runtime_of(context)
-    action, _, value = query.data.partition(":")  # type: ignore[union-attr]
+    action, _, value = query.data.partition(":")  # type: ignore[union-attr]  # routed by its data pattern
     chat_id = chat_id_of(update)
 
     def act() -> str:
@@ -199,7 +199,7 @@ async def on_button(update: Update, context: Context) -> None:
 async def on_vote(update: Update, context: Context) -> None:
     """👍 / 👎 under an alert or a digest entry: store the vote, answer, tick the choice."""
     query, rt = update.callback_query, runtime_of(context)
-    data = query.data or ""  # type: ignore[union-attr]
+    data = query.data or ""  # type: ignore[union-attr]  # a CallbackQueryHandler gets a query
     chat_id = chat_id_of(update)
     try:
         said = await off_loop(
@@ -209,15 +209,15 @@ async def on_vote(update: Update, context: Context) -> None:
         await answer(query, exc.message, alert=True)
         return
     await answer(query, said)
-    markup = getattr(query.message, "reply_markup", None)  # type: ignore[union-attr]
-    vote, token = feedback.parse_vote(data)  # type: ignore[misc]
+    markup = getattr(query.message, "reply_markup", None)  # type: ignore[union-attr]  # as above
+    vote, token = feedback.parse_vote(data)  # type: ignore[misc]  # cast_vote accepted it: it parses
     if markup is None:  # too old for Telegram to show us the message
         return
     marked = feedback.mark_choice(markup.to_dict(), token, vote)
     if marked == markup.to_dict():
         return
     try:
-        await query.edit_message_reply_markup(InlineKeyboardMarkup.de_json(marked, context.bot))  # type: ignore[union-attr]
+        await query.edit_message_reply_markup(InlineKeyboardMarkup.de_json(marked, context.bot))  # type: ignore[union-attr]  # as above
     except BadRequest as exc:  # the message can no longer be edited: the vote still counts
         log.info("vote keyboard not updated chat=%s error=%s", chat_id_of(update), exc.message)
     except Exception:  # the vote is stored and confirmed: a failed tick is no failure
@@ -227,7 +227,7 @@ async def on_vote(update: Update, context: Context) -> None:
 async def on_stale_button(update: Update, context: Context) -> None:
     """A button this bot no longer knows (an old message, a forged press): answered, so
     the client's spinner stops, and nothing else happens."""
-    log.info("unknown button chat=%s data=%r", chat_id_of(update), update.callback_query.data)  # type: ignore[union-attr]
+    log.info("unknown button chat=%s data=%r", chat_id_of(update), update.callback_query.data)  # type: ignore[union-attr]  # as above
     await answer(update.callback_query, "This button no longer works. /help lists the commands.")
 
 
@@ -242,7 +242,7 @@ async def on_migrate(update: Update, context: Context) -> None:
 
 
 async def on_unknown_command(update: Update, context: Context) -> None:
-    word = update.effective_message.text.split()[0]  # type: ignore[union-attr]
+    word = update.effective_message.text.split()[0]  # type: ignore[union-attr]  # a COMMAND filter: text
     name, _, bot_name = word.partition("@")
     if bot_name and bot_name.lower() != (context.bot.username or "").lower():
         return  # a command for another bot in the same group

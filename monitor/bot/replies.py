@@ -176,7 +176,7 @@ def mysubs_text(settings: ChatSettings, now: datetime) -> str:
             f"next: {e(next_digest(settings, now))}."
         )
     if settings.muted(now):
-        until = local_time(settings.muted_until.isoformat(), settings.tz)  # type: ignore[union-attr]
+        until = local_time(settings.muted_until.isoformat(), settings.tz)  # type: ignore[union-attr]  # muted() means muted_until is set
         lines.append(f"🔕 Alerts muted until {e(until)}. /unmute to resume.")
     return "\n".join(lines)
 

@@ -59,7 +59,7 @@ async def reply(
 ) -> None:
     parts = [texts] if isinstance(texts, str) else list(texts)
     for index, part in enumerate(parts, start=1):
-        await update.effective_chat.send_message(  # type: ignore[union-attr]
+        await update.effective_chat.send_message(  # type: ignore[union-attr]  # replies go to updates from a chat
             fit_message(part, f"reply chat={chat_id_of(update)}"),
             parse_mode=ParseMode.HTML,
             link_preview_options=NO_PREVIEW,
@@ -80,7 +80,7 @@ def runtime_of(context: Context) -> Runtime:
 
 
 def chat_id_of(update: Update) -> str:
-    return str(update.effective_chat.id)  # type: ignore[union-attr]
+    return str(update.effective_chat.id)  # type: ignore[union-attr]  # handlers see chat updates only
 
 
 def user_id_of(update: Update) -> int | None:

@@ -15,7 +15,7 @@ import os
 import time
 from zoneinfo import ZoneInfo
 
-from monitor.bot.app import build_application, start_bot, stop_bot
+from monitor.bot.app import BotApp, build_application, start_bot, stop_bot
 from monitor.core.config import Config
 from monitor.core.errors import ConfigError, DeliveryError
 from monitor.core.stop import stop_on_signals
@@ -142,14 +142,14 @@ async def run_with_bot(rt: Runtime, token: str, poll_timeout: float = 30) -> Non
 
 
 async def _start_bot_when_reachable(
-    sink: TelegramSink, app: object, poll_timeout: float, reachable: bool
+    sink: TelegramSink, app: BotApp, poll_timeout: float, reachable: bool
 ) -> None:
     delay, down = RETRY_FIRST_SECONDS, not reachable
     while True:
         try:
             if not reachable:
                 await sink.start()
-            await start_bot(app, poll_timeout)  # type: ignore[arg-type]
+            await start_bot(app, poll_timeout)
             if down:
                 log.warning("telegram reachable again: the bot is polling, the outbox drains")
             return
@@ -161,13 +161,13 @@ async def _start_bot_when_reachable(
         delay = min(delay * 2, RETRY_MAX_SECONDS)
 
 
-async def stop_telegram(rt: Runtime, app: object) -> None:
+async def stop_telegram(rt: Runtime, app: BotApp) -> None:
     """Drains stop before their next message (the rest waits in the outbox), then the bot."""
     rt.drain.stopping = True
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     while rt.drain.active and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    await stop_bot(app)  # type: ignore[arg-type]
+    await stop_bot(app)
 
 
 def telegram_token() -> str | None:

@@ -73,7 +73,14 @@ def _article_from_json(line: str, source: str, number: int) -> Article | None:
     if not all(isinstance(v, str) for v in fields.values()):
         print(f"{where}: title, summary and content must be strings", file=sys.stderr)
         return None
-    return Article(id=str(data["id"]), feed_url="", url="", **fields)
+    return Article(
+        id=str(data["id"]),
+        feed_url="",
+        url="",
+        title=fields["title"],
+        summary=fields["summary"],
+        content=fields["content"],
+    )
 
 
 def cmd_watchlists_check(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from functools import cache
 from importlib import resources
+from typing import overload
 from zoneinfo import ZoneInfo, available_timezones
 
 # Names ZoneInfo loads that are not places: the machine's own zone, tzdata's "Factory"
@@ -17,6 +18,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
+@overload
+def iso(moment: datetime | None) -> str | None: ...
 def iso(moment: datetime | None) -> str | None:
     """`2026-11-25T16:54:56+00:00`: sortable as text because the format never varies."""
     if moment is None:

@@ -29,10 +29,12 @@ class ConsoleSink:
     async def send(self, message: OutboxMessage) -> None:
         stream = self.stream or sys.stdout
         payload = message.payload
-        if message.kind == ALERT:
+        if "text" in payload:  # rendered when queued
+            body = payload["text"]
+        elif message.kind == ALERT:  # an alert queued by a version that rendered at send time
             tz = ZoneInfo(payload.get("timezone") or self.default_tz.key)
             body = "ALERT " + render_alert_text(payload, tz)
         else:
-            body = payload.get("text", "")
+            body = ""
         stream.write(f"{RULE}\n{body}\n")
         stream.flush()

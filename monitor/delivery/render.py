@@ -14,6 +14,7 @@ import html
 from zoneinfo import ZoneInfo
 
 from monitor.core.models import Article, Hit
+from monitor.core.outbox import CONSOLE_CHAT
 from monitor.core.timeutil import iso, parse_iso
 from monitor.delivery.msglimit import (
     SNIPPET_MAX,
@@ -28,7 +29,14 @@ from monitor.delivery.msglimit import (
 from monitor.text.textnorm import tokenize
 from monitor.text.urlsafety import safe_http_url
 
-__all__ = ["TELEGRAM_LIMIT", "alert_payload", "bold_term", "link_html", "render_alert_html"]
+__all__ = [
+    "TELEGRAM_LIMIT",
+    "alert_payload",
+    "bold_term",
+    "link_html",
+    "render_alert",
+    "render_alert_html",
+]
 
 
 def alert_payload(
@@ -57,6 +65,15 @@ def alert_payload(
             for h in hits
         ],
     }
+
+
+def render_alert(payload: dict, chat_id: str) -> str:
+    """An alert as its chat reads it: plain text on the console, Telegram HTML elsewhere,
+    at the time of the chat's zone (`payload["timezone"]`)."""
+    tz = ZoneInfo(payload["timezone"])
+    if chat_id == CONSOLE_CHAT:
+        return "ALERT " + render_alert_text(payload, tz)
+    return render_alert_html(payload, tz)
 
 
 def local_time(value: str | None, tz: ZoneInfo) -> str:

@@ -91,10 +91,12 @@ def maybe_delivered(exc: TelegramError) -> bool:
 
 
 def render_message(message: OutboxMessage, default_tz: ZoneInfo) -> str:
-    """The HTML text of an outbox row: alerts are rendered now, digests were at queue time
-    (a row queued before fields were capped may be too long: it is clipped, not lost)."""
+    """The HTML text of an outbox row, rendered when it was queued: what is sent is what the
+    row holds, retried byte for byte. An alert queued by an older version, which rendered
+    at send time, is rendered now. A row queued before fields were capped may be too long:
+    it is clipped, not lost."""
     payload = message.payload
-    if message.kind == ALERT:
+    if "text" not in payload and message.kind == ALERT:
         return render_alert_html(payload, ZoneInfo(payload.get("timezone") or default_tz.key))
     return fit_message(payload["text"], f"outbox_id={message.id} kind={message.kind}")
 

@@ -65,7 +65,8 @@ def mark_choice(markup: dict, token: str, vote: str) -> dict:
         new_row = []
         for button in row:
             data = button.get("callback_data", "")
-            if parse_vote(data) and parse_vote(data)[1] == token:  # type: ignore[index]
+            parsed = parse_vote(data)
+            if parsed and parsed[1] == token:
                 text = button["text"].removeprefix(CHOSEN)
                 button = {**button, "text": CHOSEN + text if data == chosen else text}
             new_row.append(button)

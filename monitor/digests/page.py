@@ -88,7 +88,7 @@ def render_html_page(digest: Digest, days: tuple[str | None, str | None] = (None
         body.append("</section>")
     meta = {"hit-count": str(digest.story_count), "hits": str(digest.hit_count)}
     meta["digest-date"] = digest.date
-    if digest.generated_at:
+    if digest.generated_at is not None:
         meta["generated-at"] = iso(digest.generated_at)
     return _page(f"News digest {digest.date}", "\n".join(body), meta)
 

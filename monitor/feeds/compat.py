@@ -59,7 +59,7 @@ def install() -> None:
     """Apply every adaptation; calling it again changes nothing."""
     feedparser_api.replace_doctype = replace_doctype_safely
     feedparser_api.PREFERRED_XML_PARSERS = []
-    feedparser_mixin.copy = ContentParamsCopy  # type: ignore[assignment]  # duck-typed stand-in
+    feedparser_mixin.copy = ContentParamsCopy  # a duck-typed stand-in for the copy module
     if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]  # None marks "not installed"
 

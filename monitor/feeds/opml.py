@@ -41,7 +41,7 @@ def read_opml(data: bytes, source: str) -> list[OpmlFeed]:
     stack: list[str] = []
     folders: list[str | None] = []
 
-    def refuse(*_args) -> None:
+    def refuse(*_args: object) -> int:  # expat's handler signature; it never returns
         raise _Refused("DTDs and entity declarations are not accepted in OPML")
 
     def start(name: str, attrs: dict[str, str]) -> None:

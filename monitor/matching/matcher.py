@@ -30,6 +30,7 @@ from __future__ import annotations
 from bisect import bisect
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
+from typing import cast
 
 from rapidfuzz.distance import OSA
 
@@ -262,7 +263,7 @@ class Matcher:
             for token in set(tokens).difference(cache):
                 cache[token] = self._candidates(token)
             found = list(map(cache.__getitem__, tokens))
-        return found
+        return cast(list[dict[int, int]], found)  # no None left: every token is cached
 
     # -- matching ---------------------------------------------------------------
     def match(self, article: Article) -> list[Hit]:
@@ -301,7 +302,8 @@ class Matcher:
         """Every occurrence of one topic's patterns in the article, possible or not: what
         `monitor watchlists explain` reads to say why a topic did not match."""
         patterns = all_patterns(topic)
-        found, offset = [], 0
+        found: list[Occurrence] = []
+        offset = 0
         for name, text in zip(
             FIELDS, (article.title, article.summary, article.content), strict=True
         ):
@@ -360,7 +362,8 @@ class _Starts:
     """
 
     def __init__(self, text: str, tokens: list[str]) -> None:
-        self.text, self.tokens, self.offsets = text, tokens, []
+        self.text, self.tokens = text, tokens
+        self.offsets: list[int] = []
 
     def __getitem__(self, position: int) -> int:
         offsets, tokens = self.offsets, self.tokens

@@ -2,7 +2,7 @@
 
 Several topics of one article are one alert. Without Telegram the console
 takes every alert; with it, each subscribed chat gets the hits on its own
-subscriptions, rendered later in its own time zone. A muted chat's alerts are
+subscriptions, rendered now in its own time zone (what is queued is what is sent). A muted chat's alerts are
 queued as held: they are sent, in order, once the mute is over.
 """
 
@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from monitor.core.models import Article, Hit
+from monitor.core.models import Article, Hit, Subscription
 from monitor.core.outbox import ALERT, CONSOLE_CHAT, alert_key
-from monitor.delivery.render import alert_payload
+from monitor.delivery.render import alert_payload, render_alert
 from monitor.digests.feedback import alert_keyboard
-
-if TYPE_CHECKING:  # the worker builds on this module, not the other way round
-    from monitor.pipeline.runtime import Runtime
+from monitor.pipeline.runtime import Runtime
 
 
 def queue_alerts(
@@ -43,6 +40,7 @@ def queue_alerts(
                 continue
             payload = alert_payload(by_id[article_id], chosen, titles)
             payload["timezone"] = tz
+            payload["text"] = render_alert(payload, chat_id)
             if chat_id != CONSOLE_CHAT:  # 👍 / 👎 under every Telegram alert
                 hit_ids = rt.store.hit_ids(article_id, [(h.watchlist, h.topic) for h in chosen])
                 payload["reply_markup"] = alert_keyboard(
@@ -59,19 +57,27 @@ def queue_alerts(
     return queued
 
 
+def _everything(watchlist: str, topic: str) -> bool:
+    return True
+
+
+def _wants_any(subs: list[Subscription]) -> Callable[[str, str], bool]:
+    return lambda watchlist, topic: any(s.wants(watchlist, topic) for s in subs)
+
+
 def alert_recipients(
     rt: Runtime, now: datetime
 ) -> dict[str, tuple[Callable[[str, str], bool], str]]:
     """chat id -> (does it want watchlist/topic, its time zone). The console takes all."""
     default_tz = rt.config.digest.timezone
     if not rt.telegram_enabled:
-        return {CONSOLE_CHAT: (lambda watchlist, topic: True, default_tz)}
-    subs_by_chat: dict[str, list] = {}
+        return {CONSOLE_CHAT: (_everything, default_tz)}
+    subs_by_chat: dict[str, list[Subscription]] = {}
     for sub in rt.store.subscriptions(active_only=True):
         subs_by_chat.setdefault(sub.chat_id, []).append(sub)
     return {
         chat_id: (
-            (lambda w, t, subs=subs: any(s.wants(w, t) for s in subs)),
+            _wants_any(subs),
             subs[0].timezone or default_tz,
         )
         for chat_id, subs in subs_by_chat.items()

@@ -120,7 +120,9 @@ def subscribe(
     # naming topics narrows a whole-watchlist subscription to them; naming none widens it
     rt.store.subscribe(chat_id, watchlist.id, wanted, now)
     rt.chat_changed(chat_id)
-    return _subscription(rt, chat_id, watchlist.id)  # type: ignore[return-value]
+    stored = _subscription(rt, chat_id, watchlist.id)
+    assert stored is not None  # written just above, in this thread's connection
+    return stored
 
 
 def unsubscribe_topics(

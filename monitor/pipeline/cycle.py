@@ -195,7 +195,9 @@ async def _store_batches(
             unindexed = 0
 
 
-async def _on_writer(writer: ThreadPoolExecutor, store: Callable[..., None], *args) -> None:
+async def _on_writer(
+    writer: ThreadPoolExecutor, store: Callable[..., object], *args: object
+) -> None:
     """Store on the writer thread, so the event loop keeps fetching while SQLite commits.
 
     One thread, one call at a time: the connection is never used concurrently. If the

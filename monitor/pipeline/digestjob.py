@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from monitor.core.outbox import DIGEST, digest_key, part_key
@@ -18,9 +17,7 @@ from monitor.core.timeutil import parse_iso
 from monitor.digests.archive import refresh_archive
 from monitor.digests.build import build_digest
 from monitor.digests.feedback import digest_payloads
-
-if TYPE_CHECKING:  # the worker builds on this module, not the other way round
-    from monitor.pipeline.runtime import Runtime
+from monitor.pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ def queue_reload_notices(
         admins = [str(a) for a in config.telegram.admins] if telegram_enabled else []
         for chat_id in admins or [CONSOLE_CHAT]:
             text = _rejected_text(outcome.errors, escape=chat_id != CONSOLE_CHAT)
-            key = rejected_watchlists_key(chat_id, iso(now) or "", digest)
+            key = rejected_watchlists_key(chat_id, iso(now), digest)
             queued += store.enqueue(chat_id, NOTICE, key, {"text": text}, now)
     for watchlist in outcome.removed:
         chats = store.subscribers_of(watchlist) if telegram_enabled else []
@@ -51,7 +51,7 @@ def queue_reload_notices(
                 "operator, so it sends nothing for now. Your subscription is kept: if it comes "
                 f"back you get its alerts again. /unsubscribe {html.escape(name)} drops it."
             )
-            key = removed_watchlist_key(chat_id, watchlist, iso(now) or "")
+            key = removed_watchlist_key(chat_id, watchlist, iso(now))
             queued += store.enqueue(chat_id, NOTICE, key, {"text": text}, now)
         log.warning("watchlist removed watchlist=%s subscribers_told=%d", watchlist, len(chats))
     return queued

@@ -85,7 +85,7 @@ def build_runtime(
 ) -> Runtime:
     library = WatchlistLibrary(config.watchlists.path)
     store = open_store(config)
-    default_sinks = [ConsoleSink(ZoneInfo(config.digest.timezone))]
+    default_sinks: list[Sink] = [ConsoleSink(ZoneInfo(config.digest.timezone))]
     return Runtime(
         config=config,
         store=store,

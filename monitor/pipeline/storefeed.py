@@ -66,7 +66,7 @@ def store_feed(rt: Runtime, item: ReadFeed, report: CycleReport) -> None:
         report.feeds_not_modified += 1
         return
     if parsed is None or parsed.error:
-        error = parsed.error if parsed else "nothing to read"
+        error = (parsed.error if parsed else None) or "nothing to read"
         record_failure(rt, feed, error, report, status=result.status, duration=result.elapsed)
         return
     if parsed.warning:

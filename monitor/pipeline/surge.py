@@ -14,8 +14,9 @@ that already had the instant alert for that article gets no surge.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.core.config import DigestConfig
@@ -67,7 +68,7 @@ def queue_surges(
 
 
 def surge_payload(
-    rows: list[dict],
+    rows: Sequence[Mapping[str, Any]],
     outlets: list[str],
     topic_titles: dict[tuple[str, str], str],
     tz: ZoneInfo,
@@ -83,7 +84,7 @@ def surge_payload(
 
 
 def surge_headline(
-    rows: list[dict], outlets: list[str], topic_titles: dict[tuple[str, str], str]
+    rows: Sequence[Mapping[str, Any]], outlets: list[str], topic_titles: dict[tuple[str, str], str]
 ) -> str:
     topics = " · ".join(  # topic titles may hold commas ("Ken Salazar, US ambassador")
         dict.fromkeys(topic_titles.get((r["watchlist"], r["topic"]), r["topic"]) for r in rows)
@@ -96,7 +97,10 @@ def surge_headline(
 
 
 def render_surge_text(
-    rows: list[dict], outlets: list[str], topic_titles: dict[tuple[str, str], str], tz: ZoneInfo
+    rows: Sequence[Mapping[str, Any]],
+    outlets: list[str],
+    topic_titles: dict[tuple[str, str], str],
+    tz: ZoneInfo,
 ) -> str:
     lead = rows[0]
     lines = [surge_headline(rows, outlets, topic_titles), f"  {lead['title']}"]
@@ -108,7 +112,10 @@ def render_surge_text(
 
 
 def render_surge_html(
-    rows: list[dict], outlets: list[str], topic_titles: dict[tuple[str, str], str], tz: ZoneInfo
+    rows: Sequence[Mapping[str, Any]],
+    outlets: list[str],
+    topic_titles: dict[tuple[str, str], str],
+    tz: ZoneInfo,
 ) -> str:
     lead = rows[0]
     parts = [

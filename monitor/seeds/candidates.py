@@ -104,7 +104,7 @@ def _candidate(key, entry: _Raw, counter: TermCounter, documents, min_count) -> 
         kind=entry.kind,
         count=match.count,
         documents=match.documents,
-        source=documents[match.sentence.doc].name,
+        source=documents[match.sentence.doc].name if match.sentence else "",
         sentence=match.quote,
         expansion=entry.expansion,
         expansion_count=expansion.count if entry.expansion else 0,
@@ -180,7 +180,7 @@ def _spelled_out(acronym: str, words: list, text: str, backwards: bool) -> str:
             return text[run[0].start : run[-1].end]
     if not backwards:
         return ""
-    run: list = []
+    run = []
     for token in reversed(words):
         joined = not run or not text[token.end : run[0].start].strip(" -")
         if not joined or not (_is_cap(token) or plain(token) in PARTICLES):
@@ -221,7 +221,7 @@ def _names(sentence: Sentence, raw, lower: set[str]) -> None:
             and not sentence.text[run[-1].end : token.start].strip(" -")
             and word(run[-1]) == run[-1].original
         )
-        if joined and (_is_cap(token) or plain(token) in PARTICLES):
+        if joined and token is not None and (_is_cap(token) or plain(token) in PARTICLES):
             run.append(token)
             continue
         _add_name(run, sentence, raw, lower)

@@ -86,7 +86,7 @@ def m002_article_search(db: sqlite_utils.Database) -> None:
     The index follows `articles.rowid`, which nothing renumbers: housekeeping never
     VACUUMs (a VACUUM would need `INSERT INTO articles_fts(articles_fts) VALUES('rebuild')`).
     """
-    db["articles"].enable_fts(
+    db.table("articles").enable_fts(
         ["title", "summary"], create_triggers=True, tokenize="unicode61 remove_diacritics 2"
     )
 
