@@ -9,7 +9,7 @@ measured as Telegram does (`msglimit`); article fields are cut to their caps.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -222,10 +222,10 @@ def unmuted_text(was_muted: bool, held: int = 0) -> str:
     return f"🔔 Instant alerts are on again; {plural(held, 'alert')} held meanwhile follow now."
 
 
-def recent_texts(rows: list[dict], settings: ChatSettings) -> list[str]:
+def recent_texts(rows: Sequence[Mapping[str, Any]], settings: ChatSettings) -> list[str]:
     if not rows:
         return ["No hits yet for what you follow. New ones arrive as alerts and in your digest."]
-    articles: dict[str, list[dict]] = {}
+    articles: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:  # one article, several topics: one item
         articles.setdefault(row["article_id"], []).append(row)
     blocks = [f"<b>Latest {len(articles)} for your subscriptions</b>"]
@@ -241,7 +241,10 @@ def recent_texts(rows: list[dict], settings: ChatSettings) -> list[str]:
 
 
 def search_texts(
-    query: str, rows: list[dict], settings: ChatSettings, corrected: str | None = None
+    query: str,
+    rows: Sequence[Mapping[str, Any]],
+    settings: ChatSettings,
+    corrected: str | None = None,
 ) -> list[str]:
     query = cut_text(query, LINE_MAX)
     if not rows:
@@ -310,7 +313,7 @@ def _link(url: str, title: str) -> str:
     return link_html(url, title, TITLE_MAX)  # lists of many items: shorter titles
 
 
-def _source(row: dict) -> str:
+def _source(row: Mapping[str, Any]) -> str:
     return e(cut_text(row["source"] or "", SOURCE_MAX))
 
 

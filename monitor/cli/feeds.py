@@ -20,10 +20,11 @@ import json
 import re
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from monitor.core.config import Config, load_config
 from monitor.core.errors import UserError
@@ -96,7 +97,9 @@ def _now() -> datetime:
 # -- list ------------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace, config: Config, store: Store) -> int:
     now = _now()
-    rows = [{**row, "status": feed_status(row, now)} for row in store.feed_rows(args.all)]
+    rows: list[dict[str, Any]] = [
+        {**row, "status": feed_status(row, now)} for row in store.feed_rows(args.all)
+    ]
     rows.sort(key=lambda r: (STATUS_ORDER.get(r["status"], 9), r["url"]))
     if args.json:
         print(json.dumps([{k: r.get(k) for k in JSON_KEYS} for r in rows], indent=2))
@@ -114,7 +117,7 @@ JSON_KEYS = (
 STATUS_ORDER = {"failing": 0, "backoff": 1, "warning": 2, "new": 3, "ok": 4, "removed": 5}
 
 
-def feed_status(row: dict, now: datetime) -> str:
+def feed_status(row: Mapping[str, Any], now: datetime) -> str:
     if not row["active"]:
         return "removed"
     if row["failures"]:

@@ -9,8 +9,10 @@ raise `UserError` with the sentence the chat should read. The scheduler calls
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.core.config import TIME_RE, Config
@@ -84,7 +86,7 @@ def check_arguments(args: list[str]) -> list[str]:
 
 def chat_settings(rt: Runtime, chat_id: str) -> ChatSettings:
     """The chat's own digest time and zone, or the config's defaults."""
-    chat = rt.store.chat(chat_id) or {}
+    chat: Mapping[str, Any] = rt.store.chat(chat_id) or {}
     return ChatSettings(
         chat_id=chat_id,
         timezone=chat.get("timezone") or rt.config.digest.timezone,
@@ -326,7 +328,8 @@ def digest_missed(rt: Runtime, chat_id: str, now: datetime) -> bool:
     """Was today's digest due while the worker was down? Only for chats that had one
     before: a new subscriber waits for their first scheduled time."""
     settings = chat_settings(rt, chat_id)
-    last = parse_iso((rt.store.chat(chat_id) or {}).get("last_digest_at"))
+    chat = rt.store.chat(chat_id)
+    last = parse_iso(chat["last_digest_at"] if chat else None)
     if last is None or not settings.wants_digests:
         return False
     tz = settings.tz

@@ -8,8 +8,9 @@ cycle.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.core.outbox import DIGEST, digest_key, part_key
@@ -39,7 +40,7 @@ def queue_digest(
     """
     tz = ZoneInfo(tz_name or rt.config.digest.timezone)
     date = now.astimezone(tz).date().isoformat()
-    chat = rt.store.chat(chat_id) or {}
+    chat: Mapping[str, Any] = rt.store.chat(chat_id) or {}
     last_at = parse_iso(chat.get("last_digest_at"))
     if last_at is not None and last_at.astimezone(tz).date().isoformat() == date:
         return 0  # today's digest went out already

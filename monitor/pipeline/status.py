@@ -9,6 +9,7 @@ Docker HEALTHCHECK must catch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,7 +57,7 @@ def collect_status(store: Store, config: Config, now: datetime) -> dict[str, Any
 
 
 def _feed_problems(
-    counts: dict[str, Any],
+    counts: Mapping[str, Any],
     now: datetime,
     stale_after: timedelta,
     failing_share: float,

@@ -15,9 +15,10 @@ from monitor.storage.articles import ArticlesMixin
 from monitor.storage.base import StorageBase, store_error
 from monitor.storage.chats import ChatsMixin
 from monitor.storage.feeds import FeedsMixin
-from monitor.storage.hits import HitRow, HitsMixin
+from monitor.storage.hits import HitsMixin
 from monitor.storage.operations import OperationsMixin
 from monitor.storage.outbox import OutboxMixin
+from monitor.storage.records import HitRow
 from monitor.storage.search import SNIPPET_CLOSE, SNIPPET_OPEN, SearchMixin, fts_query
 from monitor.storage.votes import VotesMixin
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from monitor.core.models import Article
 from monitor.core.timeutil import iso, parse_iso
 from monitor.storage.base import StorageBase, chunks
+from monitor.storage.records import ArticleRow
 from monitor.text.titles import SeenArticles, TitleIndex, title_key
 
 TITLE_DEDUPE_HOURS = 48
@@ -143,9 +144,8 @@ class ArticlesMixin(StorageBase):
         if self._titles is not None:
             self._titles.prune(iso(now - timedelta(hours=TITLE_DEDUPE_HOURS)))
 
-    def article(self, article_id: str) -> dict | None:
-        rows = self._rows("SELECT * FROM articles WHERE id = ?", (article_id,))
-        return rows[0] if rows else None
+    def article(self, article_id: str) -> ArticleRow | None:
+        return self._record(ArticleRow, "SELECT * FROM articles WHERE id = ?", (article_id,))
 
     def articles_since(self, since: datetime) -> list[Article]:
         rows = self._rows(

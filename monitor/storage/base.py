@@ -6,14 +6,16 @@ lemon24/reader's storage does; `Store` (in `__init__`) puts them together.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlite_utils
 
@@ -50,7 +52,32 @@ class _Database(sqlite_utils.Database):
             raise store_error(self.conn_path, exc) from exc
 
 
+Record = TypeVar("Record")  # a TypedDict of records.py
+
+
+def wraps_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A public storage method whose sqlite3 errors leave it as `StoreError`s."""
+
+    @functools.wraps(method)
+    def call(self: StorageBase, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from exc
+
+    call.wraps_errors = True  # type: ignore[attr-defined]  # a marker the tests look for
+    return call
+
+
 class StorageBase:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every public method of a mixin wraps foreign errors at the boundary: callers
+        catch `StoreError` (core.errors), never sqlite3's, whatever path raised it."""
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            if not name.startswith("_") and inspect.isfunction(value):
+                setattr(cls, name, wraps_errors(value))
+
     def __init__(self, path: Path | str, busy_timeout: float = 30) -> None:
         self.path = str(path)
         self.busy_timeout = busy_timeout
@@ -155,6 +182,18 @@ class StorageBase:
         cursor = self.db.execute(sql, params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _records(
+        self, record: type[Record], sql: str, params: Sequence[Any] | dict = ()
+    ) -> list[Record]:
+        """Rows as the typed record whose keys the SELECT names (records.py)."""
+        return cast(list[Record], self._rows(sql, params))
+
+    def _record(
+        self, record: type[Record], sql: str, params: Sequence[Any] | dict = ()
+    ) -> Record | None:
+        rows = self._records(record, sql, params)
+        return rows[0] if rows else None
 
     def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.db.execute(sql, params).fetchone()

@@ -10,6 +10,7 @@ from typing import Any
 from monitor.core.models import Subscription
 from monitor.core.timeutil import iso
 from monitor.storage.base import StorageBase
+from monitor.storage.records import ChatRow
 
 
 class ChatsMixin(StorageBase):
@@ -93,9 +94,8 @@ class ChatsMixin(StorageBase):
             self.db.execute("UPDATE chats SET blocked_at = NULL WHERE chat_id = ?", (chat_id,))
         return cursor.rowcount
 
-    def chat(self, chat_id: str) -> dict | None:
-        rows = self._rows("SELECT * FROM chats WHERE chat_id = ?", (chat_id,))
-        return rows[0] if rows else None
+    def chat(self, chat_id: str) -> ChatRow | None:
+        return self._record(ChatRow, "SELECT * FROM chats WHERE chat_id = ?", (chat_id,))
 
     def update_chat(self, chat_id: str, now: datetime, **fields: Any) -> None:
         with self.transaction():

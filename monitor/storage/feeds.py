@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from monitor.core.models import Feed
 from monitor.core.timeutil import iso
 from monitor.storage.base import StorageBase
+from monitor.storage.records import FailingFeedRow, FeedRow
 
 
 class FeedsMixin(StorageBase):
@@ -98,24 +99,25 @@ class FeedsMixin(StorageBase):
         )
         return [Feed(**{**row, "polled": bool(row["polled"])}) for row in rows]
 
-    def feed_rows(self, include_inactive: bool = False) -> list[dict]:
+    def feed_rows(self, include_inactive: bool = False) -> list[FeedRow]:
         """Every feed with its status and article count, for `monitor feeds`."""
         where = "" if include_inactive else "WHERE f.active = 1"
-        return self._rows(
+        return self._records(
+            FeedRow,
             f"""SELECT f.*, coalesce(n.articles, 0) AS articles FROM feeds f
                 LEFT JOIN (SELECT feed_url, count(*) AS articles FROM article_feeds
                            GROUP BY feed_url) n ON n.feed_url = f.url
-                {where} ORDER BY f.url"""
+                {where} ORDER BY f.url""",
         )
 
-    def feed_row(self, url: str) -> dict | None:
+    def feed_row(self, url: str) -> FeedRow | None:
         """One feed, active or not, with its article count; None when unknown."""
-        rows = self._rows(
+        return self._record(
+            FeedRow,
             """SELECT f.*, (SELECT count(*) FROM article_feeds af WHERE af.feed_url = f.url)
                  AS articles FROM feeds f WHERE f.url = ?""",
             (url,),
         )
-        return rows[0] if rows else None
 
     def record_fetch(
         self,
@@ -172,8 +174,9 @@ class FeedsMixin(StorageBase):
         if not self.db.conn.in_transaction:
             self.db.conn.commit()
 
-    def failing_feeds(self) -> list[dict]:
-        return self._rows(
+    def failing_feeds(self) -> list[FailingFeedRow]:
+        return self._records(
+            FailingFeedRow,
             """SELECT url, last_error, failures, last_ok_at, next_attempt_at FROM feeds
-               WHERE active = 1 AND failures > 0 ORDER BY failures DESC, url"""
+               WHERE active = 1 AND failures > 0 ORDER BY failures DESC, url""",
         )

@@ -5,35 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, cast
 
 from monitor.core.models import Hit
 from monitor.core.timeutil import iso
 from monitor.storage.base import StorageBase
-
-
-class HitRow(TypedDict):
-    """A hit joined with its article: what digests, surges and the archive read."""
-
-    hit_id: int
-    article_id: str
-    watchlist: str
-    topic: str
-    term: str
-    score: float
-    snippet: str
-    field: str
-    priority: str
-    created_at: str
-    url: str
-    title: str
-    summary: str
-    published_at: str | None
-    source: str | None
-    feed_url: str
-    title_key: str | None
-    sources: list[str]  # every outlet that carried the article, first seen first
-    votes: dict[str, str]  # chat id -> "relevant" | "not_relevant"
+from monitor.storage.records import HitRow, RecentHitRow
 
 
 class HitsMixin(StorageBase):
@@ -79,7 +56,7 @@ class HitsMixin(StorageBase):
         for row in rows:  # the JSON aggregates as Python values: callers never parse SQL text
             row["sources"] = json.loads(row["sources"])
             row["votes"] = json.loads(row["votes"])
-        return rows  # type: ignore[return-value]  # the keys are HitRow's: the SELECT above
+        return cast(list[HitRow], rows)  # the keys are HitRow's: the SELECT above
 
     def hits_between(self, since: datetime, until: datetime) -> list[HitRow]:
         """Hits created in [since, until), joined with their article and its sources."""
@@ -108,10 +85,11 @@ class HitsMixin(StorageBase):
             self._value("SELECT max(id) FROM hits WHERE created_at < ?", (iso(before),)) or 0
         )
 
-    def recent_hits(self, chat_id: str, n: int = 5) -> list[dict]:
+    def recent_hits(self, chat_id: str, n: int = 5) -> list[RecentHitRow]:
         """Hits for the chat's subscriptions on its `n` most recent articles, newest first;
         an article with several hits comes as several rows, one after the other."""
-        return self._rows(
+        return self._records(
+            RecentHitRow,
             """WITH mine AS (
                  SELECT h.* FROM hits h JOIN subscriptions s
                    ON s.chat_id = ? AND s.watchlist = h.watchlist

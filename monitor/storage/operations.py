@@ -7,6 +7,7 @@ from typing import Any
 
 from monitor.core.timeutil import iso, parse_iso
 from monitor.storage.base import StorageBase
+from monitor.storage.records import CycleRow, StatusCounts
 
 
 class OperationsMixin(StorageBase):
@@ -25,12 +26,11 @@ class OperationsMixin(StorageBase):
                 (iso(now), duration, *counts.values(), cycle_id),
             )
 
-    def last_cycle(self, finished_only: bool = True) -> dict | None:
+    def last_cycle(self, finished_only: bool = True) -> CycleRow | None:
         where = "WHERE finished_at IS NOT NULL" if finished_only else ""
-        rows = self._rows(f"SELECT * FROM cycles {where} ORDER BY id DESC LIMIT 1")
-        return rows[0] if rows else None
+        return self._record(CycleRow, f"SELECT * FROM cycles {where} ORDER BY id DESC LIMIT 1")
 
-    def status_counts(self, hits_since: datetime) -> dict[str, Any]:
+    def status_counts(self, hits_since: datetime) -> StatusCounts:
         """Numbers for `monitor status` and the bot's /status."""
         feeds = self._rows(
             """SELECT count(*) AS total, sum(failures = 0) AS ok, sum(failures > 0) AS failing,

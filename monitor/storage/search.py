@@ -6,6 +6,7 @@ import difflib
 import re
 
 from monitor.storage.base import StorageBase
+from monitor.storage.records import SearchRow
 from monitor.text.textnorm import fold, token_key
 
 SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"  # around matched words in search snippets
@@ -44,7 +45,7 @@ def fts_query(words: str | list[str]) -> str | None:
 
 
 class SearchMixin(StorageBase):
-    def search(self, query: str, limit: int = 10) -> tuple[list[dict], str | None]:
+    def search(self, query: str, limit: int = 10) -> tuple[list[SearchRow], str | None]:
         """`search_articles`, and when nothing matches, once more with each word the index
         does not know replaced by the closest one it does ("sheinbuam" -> "sheinbaum").
         Returns the rows and the corrected query, or None when it was not corrected."""
@@ -74,7 +75,7 @@ class SearchMixin(StorageBase):
         close = difflib.get_close_matches(word, near, n=1, cutoff=0.8)
         return close[0] if close else None
 
-    def search_articles(self, query: str | list[str], limit: int = 10) -> list[dict]:
+    def search_articles(self, query: str | list[str], limit: int = 10) -> list[SearchRow]:
         """Stored articles matching every word of `query`, newest first.
 
         `snippet` marks the matched words with SNIPPET_OPEN/SNIPPET_CLOSE. The user's
@@ -85,7 +86,8 @@ class SearchMixin(StorageBase):
         match = fts_query(query)
         if match is None:
             return []
-        return self._rows(
+        return self._records(
+            SearchRow,
             """SELECT a.id, a.url, a.title, a.source, a.published_at,
                  snippet(articles_fts, -1, ?, ?, '…', 16) AS snippet
                FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from monitor.core.timeutil import iso, parse_iso
 from monitor.storage.base import StorageBase
+from monitor.storage.records import VoteRow, VoteStatRow
 
 
 class VotesMixin(StorageBase):
@@ -49,13 +50,15 @@ class VotesMixin(StorageBase):
             )
         return cursor.rowcount
 
-    def votes(self, chat_id: str | None = None) -> list[dict]:
+    def votes(self, chat_id: str | None = None) -> list[VoteRow]:
         sql = "SELECT * FROM votes" + (" WHERE chat_id = ?" if chat_id else "")
-        return self._rows(sql + " ORDER BY hit_id, chat_id", (chat_id,) if chat_id else ())
+        params = (chat_id,) if chat_id else ()
+        return self._records(VoteRow, sql + " ORDER BY hit_id, chat_id", params)
 
-    def vote_stats(self, since: datetime) -> list[dict]:
+    def vote_stats(self, since: datetime) -> list[VoteStatRow]:
         """Per watchlist, topic and term: hits since `since`, hits voted on, and the votes."""
-        return self._rows(
+        return self._records(
+            VoteStatRow,
             """SELECT h.watchlist, h.topic, h.term, count(DISTINCT h.id) AS hits,
                  count(DISTINCT v.hit_id) AS voted,
                  coalesce(sum(v.vote = 'relevant'), 0) AS relevant,
