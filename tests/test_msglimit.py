@@ -21,11 +21,10 @@ from hypothesis import strategies as st
 from monitor.bot.replies import marked_html, pack, recent_texts, search_texts
 from monitor.core.models import Article, Hit
 from monitor.delivery.msglimit import TELEGRAM_LIMIT, clip_html, cut_text, utf16_len, visible_length
-from monitor.delivery.render import alert_payload, render_alert_html
+from monitor.delivery.render import alert_payload, render_alert_html, render_surge_html
 from monitor.digests.build import Digest, DigestEntry, DigestTopic
 from monitor.digests.render import render_telegram_parts
 from monitor.pipeline.chats import ChatSettings
-from monitor.pipeline.surge import render_surge_html
 from monitor.storage import SNIPPET_CLOSE, SNIPPET_OPEN
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -142,3 +141,29 @@ def test_clip_and_pack_keep_html_valid(blocks, limit):
 )
 def test_visible_length_counts_as_telegram_does(raw, visible):
     assert visible_length(raw) == visible
+
+
+MEXICO, USA = "🇲🇽", "🇺🇸"  # each two regional indicators
+FAMILY = "👩\u200d👩\u200d👧"  # three emoji joined by U+200D
+PIECES = [MEXICO, USA, FAMILY, "👍🏽", "é", "e\u0301", "❤\ufe0f", "a", " ", "ñ", "🏴󠁧󠁢󠁳󠁣󠁴󠁿"]
+
+
+@pytest.mark.parametrize("limit", range(2, 14))
+def test_a_cut_never_splits_a_flag_an_emoji_sequence_or_an_accent(limit):
+    text = "".join([MEXICO, FAMILY, "e\u0301", USA, "👍🏽", MEXICO] * 3)
+    cut = cut_text(text, limit)
+    kept = cut.removesuffix("…")
+    assert utf16_len(cut) <= limit and text.startswith(kept)
+    boundaries = {0}
+    for piece in [MEXICO, FAMILY, "e\u0301", USA, "👍🏽", MEXICO] * 3:
+        boundaries.add(max(boundaries) + len(piece))
+    assert len(kept) in boundaries, (limit, kept)
+
+
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=40), st.integers(2, 60))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_any_cut_ends_between_whole_characters(pieces, limit):
+    text = "".join(pieces)
+    kept = cut_text(text, limit).removesuffix("…")
+    ends = {sum(len(p) for p in pieces[:n]) for n in range(len(pieces) + 1)}
+    assert len(kept.rstrip()) in ends or len(kept) in ends

@@ -164,3 +164,32 @@ def test_sigkill_mid_drain_then_restart_repeats_only_what_was_in_flight(
     repeats = sum(times - 1 for times in seen.values())
     assert repeats <= len(CHATS), seen  # at most the one message in flight per chat
     assert took < 60 and "Traceback" not in err, err
+
+
+def test_sigterm_waits_for_the_sends_in_flight_as_long_as_a_send_may_take(
+    tmp_path, sample_watchlists
+):
+    """Telegram takes 12 s to answer (within the 20 s send timeout). SIGTERM mid-send: the
+    messages in flight finish and are recorded as sent, the rest wait, the worker exits 0,
+    and the next run sends each remaining message once. Before, the cycle's drain went on
+    after SIGTERM through its 60 s budget: the worker was still sending a minute later and
+    had to be killed, leaving delivered messages marked in flight, to be sent again."""
+    fake = FakeBotAPI()
+    fake.answer_delay["sendMessage"] = 12
+    with fake, FeedServer() as feeds:
+        config = setup(tmp_path, feeds, sample_watchlists, fake)
+        db = config.parent / "monitor.db"
+        worker = monitor(config, fake, "run")
+        try:
+            assert wait_until(lambda: len(fake.calls_to("sendMessage")) >= len(CHATS), 60)
+        finally:
+            err = stop(worker)
+        assert worker.returncode == 0, err[-2000:]
+        in_flight = db_count(db, "SELECT count(*) FROM outbox WHERE status = 'sending'")
+        assert in_flight == 0, err[-2000:]
+        fake.answer_delay.clear()
+        rerun = monitor(config, fake, "poll", "--once")
+        rerun.communicate(timeout=90)
+        assert everything_sent(db)
+    assert set(deliveries(fake).values()) == {1}
+    assert len(deliveries(fake)) == len(CHATS) * ARTICLES

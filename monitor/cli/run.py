@@ -29,7 +29,8 @@ from monitor.pipeline.scheduler import run_until_stopped
 log = logging.getLogger(__name__)
 
 DRAIN_BUDGET_SECONDS = 60.0  # a drain waiting on rate limits hands over to the next one
-STOP_GRACE_SECONDS = 10.0
+# a send in flight at shutdown may take the whole send timeout; this much more, to record it
+STOP_MARGIN_SECONDS = 2.0
 RETRY_FIRST_SECONDS = 2.0  # Telegram out of reach: the bot's first retry, doubling ...
 RETRY_MAX_SECONDS = 300.0  # ... up to every five minutes
 
@@ -162,9 +163,12 @@ async def _start_bot_when_reachable(
 
 
 async def stop_telegram(rt: Runtime, app: BotApp) -> None:
-    """Drains stop before their next message (the rest waits in the outbox), then the bot."""
+    """Drains stop before their next message (the rest waits in the outbox), then the bot.
+    A message in flight is waited for as long as a send may take: cut off, it would be
+    delivered but not recorded as sent, and the next run would send it again."""
     rt.drain.stopping = True
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    grace = rt.config.telegram.send_timeout_seconds + STOP_MARGIN_SECONDS
+    deadline = time.monotonic() + grace
     while rt.drain.active and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await stop_bot(app)

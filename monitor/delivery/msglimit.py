@@ -16,11 +16,13 @@ No Telegram import: this is plain text work, shared by every renderer.
 
 from __future__ import annotations
 
+import unicodedata
 from html.parser import HTMLParser
 
 TELEGRAM_LIMIT = 4096  # UTF-16 code units of visible text, per message
 CALLBACK_ANSWER_LIMIT = 200  # answerCallbackQuery's text
 ELLIPSIS = "…"
+ZWJ = 0x200D
 # field caps (UTF-16 units): an alert with every field at its cap still fits, with room
 TITLE_MAX = 500
 SNIPPET_MAX = 700
@@ -43,8 +45,39 @@ def cut_text(text: str, limit: int) -> str:
     for index, ch in enumerate(text):
         kept += 2 if ord(ch) > 0xFFFF else 1
         if kept > room:
-            return text[:index].rstrip() + ELLIPSIS
+            return text[: grapheme_start(text, index)].rstrip() + ELLIPSIS
     return text  # pragma: no cover - the length check above returned already
+
+
+def _joins_previous(ch: str) -> bool:
+    """Characters that belong to the character before them: accents, variation selectors,
+    skin tones, the zero-width joiner, and the tags of subdivision flags."""
+    code = ord(ch)
+    return bool(
+        unicodedata.combining(ch)
+        or code in (ZWJ, 0xFE0E, 0xFE0F)
+        or 0x1F3FB <= code <= 0x1F3FF
+        or 0xE0020 <= code <= 0xE007F
+        or 0xE0100 <= code <= 0xE01EF
+    )
+
+
+def grapheme_start(text: str, index: int) -> int:
+    """`index`, moved back to the start of the user-perceived character it falls in, so a
+    cut never leaves half a flag (🇲🇽 is two regional indicators), a family emoji without
+    its last member (👩‍👧 is joined by U+200D), or an accent without its letter."""
+    while index > 0 and (_joins_previous(text[index]) or ord(text[index - 1]) == ZWJ):
+        index -= 1
+    if _regional(text[index]):
+        run = index
+        while run > 0 and _regional(text[run - 1]):
+            run -= 1
+        index -= (index - run) % 2  # indicators pair up from the first: keep pairs whole
+    return index
+
+
+def _regional(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
 
 
 class _Clipper(HTMLParser):

@@ -1,7 +1,8 @@
-"""Alert payloads -> readable text for the console and escaped HTML for Telegram.
+"""Alerts and surges -> readable text for the console and escaped HTML for Telegram.
 
-An alert payload is plain JSON stored in the outbox (so a message queued
-before a crash renders the same after it): the article and its hits.
+Rendered when queued, for the chat that will read them (`render_alert`,
+`render_surge`): the outbox row holds the text that is sent, and the data it
+was made from (the article and its hits), so a retry sends the same bytes.
 Every article field is escaped for Telegram's HTML parse mode; every
 Telegram renderer makes its links with `link_html` (http(s) only); the
 matched term is set in bold inside the snippet. Fields are cut to their caps first
@@ -11,12 +12,15 @@ matched term is set in bold inside the snippet. Fields are cut to their caps fir
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.core.models import Article, Hit
 from monitor.core.outbox import CONSOLE_CHAT
 from monitor.core.timeutil import iso, parse_iso
 from monitor.delivery.msglimit import (
+    LINE_MAX,
     SNIPPET_MAX,
     SOURCE_MAX,
     TELEGRAM_LIMIT,
@@ -37,6 +41,9 @@ __all__ = [
     "render_alert",
     "render_alert_html",
 ]
+
+
+e = html.escape
 
 
 def alert_payload(
@@ -138,3 +145,63 @@ def bold_term(snippet: str, term: str) -> str:
             last = token.end
     out.append(html.escape(snippet[last:]))
     return "".join(out)
+
+
+MAX_OUTLETS_SHOWN = 12
+
+
+def surge_headline(
+    rows: Sequence[Mapping[str, Any]], outlets: list[str], topic_titles: dict[tuple[str, str], str]
+) -> str:
+    topics = " · ".join(  # topic titles may hold commas ("Ken Salazar, US ambassador")
+        dict.fromkeys(topic_titles.get((r["watchlist"], r["topic"]), r["topic"]) for r in rows)
+    )
+    shown = ", ".join(outlets[:MAX_OUTLETS_SHOWN])
+    more = (
+        f" and {len(outlets) - MAX_OUTLETS_SHOWN} more" if len(outlets) > MAX_OUTLETS_SHOWN else ""
+    )
+    return f"📈 Surge: {topics} — carried by {len(outlets)} outlets: {shown}{more}"
+
+
+def render_surge_text(
+    rows: Sequence[Mapping[str, Any]],
+    outlets: list[str],
+    topic_titles: dict[tuple[str, str], str],
+    tz: ZoneInfo,
+) -> str:
+    lead = rows[0]
+    lines = [surge_headline(rows, outlets, topic_titles), f"  {lead['title']}"]
+    lines.append(f"  first published {local_time(lead['published_at'], tz)}")
+    for row in rows:
+        lines.append(f"  matched {row['term']!r}: {row['snippet']}")
+    lines.append(f"  {lead['url']}")
+    return "\n".join(lines)
+
+
+def render_surge_html(
+    rows: Sequence[Mapping[str, Any]],
+    outlets: list[str],
+    topic_titles: dict[tuple[str, str], str],
+    tz: ZoneInfo,
+) -> str:
+    lead = rows[0]
+    parts = [
+        f"<b>{e(cut_text(surge_headline(rows, outlets, topic_titles), LINE_MAX))}</b>",
+        link_html(lead["url"], lead["title"]),
+        f"<i>first published {e(local_time(lead['published_at'], tz))}</i>",
+    ]
+    for row in rows:
+        parts.append(matched_html(row["term"], row["snippet"]))
+    return join_fitting(parts, keep=3)
+
+
+def render_surge(
+    rows: Sequence[Mapping[str, Any]],
+    outlets: list[str],
+    topic_titles: dict[tuple[str, str], str],
+    tz: ZoneInfo,
+    chat_id: str,
+) -> str:
+    """A surge as its chat reads it: plain text on the console, Telegram HTML elsewhere."""
+    render = render_surge_text if chat_id == CONSOLE_CHAT else render_surge_html
+    return render(rows, outlets, topic_titles, tz)

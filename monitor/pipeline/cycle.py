@@ -214,5 +214,16 @@ async def _on_writer(
 async def deliver(rt: Runtime) -> DrainReport:
     """Drain the outbox. Shielded: a caller cancelled at shutdown (the scheduler cancels its
     jobs) never cuts a send off between Telegram's answer and `finish_sent`; the drain stops
-    by itself before its next message once `rt.drain.stopping` is set."""
-    return await asyncio.shield(drain_outbox(rt.store, rt.sinks, rt.clock, state=rt.drain))
+    by itself before its next message once `rt.drain.stopping` is set, which a stop request
+    (SIGTERM) does at once: the messages in flight finish, the rest wait in the outbox.
+    Before, a drain went on through its whole budget after SIGTERM."""
+    watcher = asyncio.create_task(_stop_drain_on_request(rt))
+    try:
+        return await asyncio.shield(drain_outbox(rt.store, rt.sinks, rt.clock, state=rt.drain))
+    finally:
+        watcher.cancel()
+
+
+async def _stop_drain_on_request(rt: Runtime) -> None:
+    await rt.stopping.wait()
+    rt.drain.stopping = True

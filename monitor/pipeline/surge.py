@@ -21,13 +21,11 @@ from zoneinfo import ZoneInfo
 
 from monitor.core.config import DigestConfig
 from monitor.core.outbox import CONSOLE_CHAT, SURGE, alert_key, surge_key
-from monitor.delivery.msglimit import LINE_MAX, cut_text, join_fitting
-from monitor.delivery.render import link_html, local_time, matched_html
+from monitor.delivery.render import render_surge
 from monitor.digests.feedback import alert_keyboard
 from monitor.storage import Store
 
 Recipients = dict[str, tuple[Callable[[str, str], bool], str]]  # chat -> (wants, zone)
-MAX_OUTLETS_SHOWN = 12
 e = html.escape
 
 
@@ -75,54 +73,8 @@ def surge_payload(
     chat_id: str,
 ) -> dict:
     """Rendered now, in the chat's zone: plain text for the console, HTML for Telegram."""
-    render = render_surge_text if chat_id == CONSOLE_CHAT else render_surge_html
     return {
-        "text": render(rows, outlets, topic_titles, tz),
+        "text": render_surge(rows, outlets, topic_titles, tz, chat_id),
         "article_id": rows[0]["article_id"],
         "outlets": outlets,
     }
-
-
-def surge_headline(
-    rows: Sequence[Mapping[str, Any]], outlets: list[str], topic_titles: dict[tuple[str, str], str]
-) -> str:
-    topics = " · ".join(  # topic titles may hold commas ("Ken Salazar, US ambassador")
-        dict.fromkeys(topic_titles.get((r["watchlist"], r["topic"]), r["topic"]) for r in rows)
-    )
-    shown = ", ".join(outlets[:MAX_OUTLETS_SHOWN])
-    more = (
-        f" and {len(outlets) - MAX_OUTLETS_SHOWN} more" if len(outlets) > MAX_OUTLETS_SHOWN else ""
-    )
-    return f"📈 Surge: {topics} — carried by {len(outlets)} outlets: {shown}{more}"
-
-
-def render_surge_text(
-    rows: Sequence[Mapping[str, Any]],
-    outlets: list[str],
-    topic_titles: dict[tuple[str, str], str],
-    tz: ZoneInfo,
-) -> str:
-    lead = rows[0]
-    lines = [surge_headline(rows, outlets, topic_titles), f"  {lead['title']}"]
-    lines.append(f"  first published {local_time(lead['published_at'], tz)}")
-    for row in rows:
-        lines.append(f"  matched {row['term']!r}: {row['snippet']}")
-    lines.append(f"  {lead['url']}")
-    return "\n".join(lines)
-
-
-def render_surge_html(
-    rows: Sequence[Mapping[str, Any]],
-    outlets: list[str],
-    topic_titles: dict[tuple[str, str], str],
-    tz: ZoneInfo,
-) -> str:
-    lead = rows[0]
-    parts = [
-        f"<b>{e(cut_text(surge_headline(rows, outlets, topic_titles), LINE_MAX))}</b>",
-        link_html(lead["url"], lead["title"]),
-        f"<i>first published {e(local_time(lead['published_at'], tz))}</i>",
-    ]
-    for row in rows:
-        parts.append(matched_html(row["term"], row["snippet"]))
-    return join_fitting(parts, keep=3)

@@ -17,9 +17,9 @@ import pytest
 from conftest import outbox_rows
 from test_telegram_delivery import CHAT, article, drain, make_runtime, queue_alert
 
+from monitor.delivery.render import render_surge_html
 from monitor.digests.build import Digest, DigestEntry, DigestTopic
 from monitor.digests.render import render_telegram_parts
-from monitor.pipeline.surge import render_surge_html
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 HUGE = {

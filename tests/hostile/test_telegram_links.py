@@ -23,10 +23,9 @@ from test_bot import make_runtime as bot_runtime
 from test_telegram_delivery import article, drain, make_runtime, queue_alert
 
 from monitor.core.models import Hit
-from monitor.delivery.render import link_html
+from monitor.delivery.render import link_html, render_surge_html
 from monitor.digests.build import Digest, DigestEntry, DigestTopic
 from monitor.digests.render import render_telegram_parts
-from monitor.pipeline.surge import render_surge_html
 
 from .test_script_links import HOSTILE, SAFE
 
