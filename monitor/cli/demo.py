@@ -62,7 +62,7 @@ class DemoClock:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's
         pass
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from monitor.core.config import load_config
@@ -22,7 +23,7 @@ from monitor.matching.explain import (
     score_table,
 )
 from monitor.matching.library import compile_matcher
-from monitor.matching.watchlists import check_watchlists
+from monitor.matching.watchlists import Watchlist, check_watchlists
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -36,7 +37,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def explain_labeled(watchlists, labeled: Path, baseline=None) -> str:
+def explain_labeled(
+    watchlists: Sequence[Watchlist], labeled: Path, baseline: Sequence[Watchlist] | None = None
+) -> str:
     """The score table and the explanations; with `baseline`, its overall score first."""
     try:
         items = read_labeled(labeled.read_text(encoding="utf-8").splitlines(), str(labeled))

@@ -22,13 +22,13 @@ import shutil
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from monitor.core.config import Config, load_config
 from monitor.core.errors import UserError
-from monitor.core.models import Feed
+from monitor.core.models import Feed, FetchResult
 from monitor.core.netpolicy import AddressPolicy
 from monitor.core.timeutil import parse_iso
 from monitor.feeds.opml import OpmlFeed, read_opml, write_opml
@@ -39,7 +39,10 @@ URL_RE = re.compile(r"^(https?|file)://\S+$")
 ERROR_WIDTH = 48
 
 
-def add_parser(sub, with_config: Callable) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction,
+    with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
+) -> None:
     """Wire `monitor feeds ...` into the CLI's subparsers."""
     feeds = with_config(sub.add_parser("feeds", help="list and manage the feeds polled"))
     feeds.add_argument("--json", action="store_true", help="machine-readable list")
@@ -185,7 +188,7 @@ def _until(moment: datetime | None, now: datetime) -> str:
     return "next cycle" if moment is None or moment <= now else f"in {_span(moment - now)}"
 
 
-def _span(delta) -> str:
+def _span(delta: timedelta) -> str:
     seconds = max(int(delta.total_seconds()), 0)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
@@ -266,7 +269,7 @@ async def _try_feeds(config: Config, feeds: list[Feed]) -> list[Probe]:
     return [_probe(config, result) for result in results]
 
 
-def _probe(config: Config, result) -> Probe:
+def _probe(config: Config, result: FetchResult) -> Probe:
     from monitor.feeds.parse import parse_feed
 
     url, name = result.feed.url, result.feed.name

@@ -11,13 +11,14 @@ import re
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from monitor.core.config import load_config
 from monitor.core.errors import UserError
 from monitor.core.models import Article
 from monitor.matching.library import compile_matcher
-from monitor.matching.watchlists import CheckReport, check_watchlists, load_watchlists
+from monitor.matching.watchlists import CheckReport, Watchlist, check_watchlists, load_watchlists
 from monitor.pipeline.runtime import open_existing_store
 from monitor.text.textnorm import plural
 
@@ -52,7 +53,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     return 2 if bad else 0
 
 
-def _open_input(path: str):
+def _open_input(path: str) -> TextIO:
     try:
         return open(path, encoding="utf-8")  # noqa: SIM115 - closed by the caller's with
     except OSError as exc:
@@ -151,7 +152,7 @@ def cmd_seeds_suggest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _watchlists_to_compare(args: argparse.Namespace):
+def _watchlists_to_compare(args: argparse.Namespace) -> list[Watchlist] | None:
     """--watchlists (must be valid), else the config's if they exist, else None."""
     if args.watchlists:
         return load_watchlists(Path(args.watchlists))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import TextIO
 
 FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
@@ -32,7 +33,7 @@ class RedactToken(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO", stream=None) -> None:
+def setup_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT, datefmt="%Y-%m-%dT%H:%M:%S%z"))
     handler.addFilter(RedactToken(os.environ.get("TELEGRAM_BOT_TOKEN")))

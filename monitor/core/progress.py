@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class Progress:
         self,
         total: int,
         stream: TextIO | None = None,
-        clock=time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
         every: float = LOG_EVERY_SECONDS,
     ) -> None:
         self.total, self.clock, self.every = total, clock, every

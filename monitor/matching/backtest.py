@@ -88,6 +88,7 @@ def run_backtest(
     changes = []
     for old, new, status in pairs:
         ref = new or old
+        assert ref is not None  # a pair holds at least one side
         shared = status == SAME  # matched once, under its own watchlist id
         old_hits = hits.get((ref.watchlist + ("" if shared else BEFORE), ref.topic.id), {})
         new_hits = hits.get((ref.watchlist + ("" if shared else AFTER), ref.topic.id), {})
@@ -117,7 +118,9 @@ class _Ref:
     topic: Topic
 
 
-def _topic_pairs(baseline: Sequence[Watchlist], candidate: Sequence[Watchlist]):
+def _topic_pairs(
+    baseline: Sequence[Watchlist], candidate: Sequence[Watchlist]
+) -> list[tuple[_Ref | None, _Ref | None]]:
     """(current topic or None, candidate topic or None), candidate order, removed ones last."""
     old = {(w.id, t.id): _Ref(w.id, t) for w in baseline for t in w.topics}
     new = {(w.id, t.id): _Ref(w.id, t) for w in candidate for t in w.topics}
@@ -134,13 +137,13 @@ def _status(old: _Ref | None, new: _Ref | None) -> str:
     return SAME if replace(old.topic, line=0) == replace(new.topic, line=0) else CHANGED
 
 
-def _one_matcher(pairs) -> Matcher:
+def _one_matcher(pairs: Sequence[tuple[_Ref | None, _Ref | None, str]]) -> Matcher:
     """One matcher for both versions, so each article is read once: an unchanged
     topic under its own watchlist id, the two versions of any other under
     `id + BEFORE` and `id + AFTER` (the matcher decides every topic on its own)."""
     groups: dict[str, list[Topic]] = {}
     for old, new, status in pairs:
-        if status == SAME:
+        if status == SAME and new is not None:  # both sides, alike
             groups.setdefault(new.watchlist, []).append(new.topic)
             continue
         if old is not None:
@@ -152,7 +155,9 @@ def _one_matcher(pairs) -> Matcher:
     )
 
 
-def _hits_by_topic(matcher: Matcher, articles: Iterable[Article]):
+def _hits_by_topic(
+    matcher: Matcher, articles: Iterable[Article]
+) -> dict[tuple[str, str], dict[str, Hit]]:
     """(watchlist, topic) -> {article id: hit}."""
     found: dict[tuple[str, str], dict[str, Hit]] = {}
     for article in articles:
@@ -161,7 +166,12 @@ def _hits_by_topic(matcher: Matcher, articles: Iterable[Article]):
     return found
 
 
-def _caught(by_id, hits: dict[str, Hit], ids, others: dict[str, Hit] | None = None):
+def _caught(
+    by_id: dict[str, Article],
+    hits: dict[str, Hit],
+    ids: Iterable[str],
+    others: dict[str, Hit] | None = None,
+) -> tuple[Caught, ...]:
     rows = []
     for article_id in ids:
         article, hit = by_id[article_id], hits[article_id]

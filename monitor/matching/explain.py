@@ -173,7 +173,9 @@ def _rule_name(topic: CompiledTopic, number: int | None) -> str:
     return f"{number + 1} (line {rule.line})" if rule.line else str(number + 1)
 
 
-def _rule_note(rule: CompiledRule, found: list[Occurrence], number: int, topic) -> str:
+def _rule_note(
+    rule: CompiledRule, found: list[Occurrence], number: int, topic: CompiledTopic
+) -> str:
     name = f"rule {_rule_name(topic, number)}"
     vetoes = _rule_vetoes(found, number)
     if vetoes:

@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def lemmatizer() -> Callable[[str], str]:
     return lemma
 
 
-def _factory():
+def _factory() -> Any:  # simplemma's DictionaryFactory (a Protocol it does not export)
     from simplemma.strategies import DEFAULT_DICTIONARY_FACTORY
 
     try:
@@ -89,7 +90,7 @@ def _cache_folder() -> Path:
     return Path(user_cache_dir("news-monitor"))
 
 
-def _build_tries(folder: Path, factory_class) -> None:
+def _build_tries(folder: Path, factory_class: Any) -> None:
     """Each language's trie in `folder`, built in a temporary folder beside it, then renamed."""
     missing = [lang for lang in LANGUAGES if not (folder / f"{lang}.dic").is_file()]
     if not missing:

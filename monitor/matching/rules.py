@@ -12,6 +12,7 @@ SNIPPET_WIDTH characters centred on the match.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from monitor.core.models import Hit
@@ -91,7 +92,10 @@ def all_patterns(topic: CompiledTopic) -> list[Pattern]:
 
 
 def decide(
-    topics: list[CompiledTopic], article_id: str, occurrences: list[Occurrence], texts
+    topics: list[CompiledTopic],
+    article_id: str,
+    occurrences: list[Occurrence],
+    texts: Mapping[str, str],
 ) -> list[Hit]:
     """The hits: per topic, no exclude found, then the best term or the tightest all_of."""
     by_topic: dict[int, list[Occurrence]] = {}
@@ -123,7 +127,7 @@ def decide(
 
 
 def _snippet(
-    first: Occurrence, last: Occurrence, found: list[Occurrence], texts: dict[str, str]
+    first: Occurrence, last: Occurrence, found: list[Occurrence], texts: Mapping[str, str]
 ) -> str:
     """The text around the match. A match in the title is shown as the title already, so
     its snippet comes from the summary: around the same term there if it recurs, else the
@@ -141,7 +145,11 @@ def _snippet(
     return snippet_around(texts[first.field], first.start, end, SNIPPET_WIDTH)
 
 
-def _term_hit(found: list[Occurrence]):
+# a topic's decision: (term shown, score, first occurrence, last occurrence)
+Decided = tuple[str, float, Occurrence, Occurrence]
+
+
+def _term_hit(found: list[Occurrence]) -> Decided | None:
     terms = [o for o in found if o.pattern.role == TERM]
     if not terms:
         return None
@@ -149,7 +157,7 @@ def _term_hit(found: list[Occurrence]):
     return best.pattern.text, best.score, best, best
 
 
-def _rule_hit(found: list[Occurrence], topic: CompiledTopic):
+def _rule_hit(found: list[Occurrence], topic: CompiledTopic) -> Decided | None:
     """The first rule that holds: (term, score, first, last) of its tightest occurrences."""
     for index, rule in enumerate(topic.rules):
         mine = [o for o in found if o.pattern.rule == index]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from monitor.matching.termcheck import (
     fuzzy_note,
@@ -67,7 +68,7 @@ class TopicCheck:
     def warn(self, key: str, message: str) -> None:
         self.file.warn(self.span.key_line(key), f"{self.label}: {message}")
 
-    def run(self, raw) -> dict | None:
+    def run(self, raw: Any) -> dict | None:
         if not isinstance(raw, dict):
             self.file.error(self.span.line, "each [[topics]] entry must be a table")
             return None
@@ -117,7 +118,7 @@ class TopicCheck:
             "rules": tuple(rules),  # dicts: watchlists.py makes them Rule records
         }
 
-    def _rules(self, value) -> list[dict]:
+    def _rules(self, value: object) -> list[dict]:
         """[[topics.rules]] tables: each checked at its own header's line."""
         if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
             self.bad("rules", "write each rule as a [[topics.rules]] table under its topic")
@@ -130,14 +131,14 @@ class TopicCheck:
                 rules.append(rule)
         return rules
 
-    def _strings(self, key: str, value) -> list[str]:
+    def _strings(self, key: str, value: object) -> list[str]:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value
         example = f' = ["{value}"]' if isinstance(value, str) else ' = ["...", "..."]'
         self.bad(key, f"{key} must be a list of strings, e.g. {key}{example}")
         return []
 
-    def _groups(self, value, minimum: int = 2) -> list[list[str]]:
+    def _groups(self, value: object, minimum: int = 2) -> list[list[str]]:
         example = 'all_of = [["DEA", "agentes"], ["immunity", "inmunidad"]]'
         if not isinstance(value, list) or (value and all(isinstance(g, str) for g in value)):
             self.bad("all_of", f"all_of must be a list of groups, each a list of terms: {example}")
@@ -154,7 +155,7 @@ class TopicCheck:
             self.bad("all_of", "all_of needs at least two groups (one group is just terms)")
         return groups
 
-    def _window(self, window, has_all_of: bool) -> int | str | None:
+    def _window(self, window: object, has_all_of: bool) -> int | str | None:
         if window is None or window == SENTENCE:
             if window and not has_all_of:
                 self.warn("window", "window applies only to all_of, and this topic has none")
@@ -169,7 +170,7 @@ class TopicCheck:
             self.warn("window", "window applies only to all_of, and this topic has none")
         return window
 
-    def _fuzzy(self, fuzzy) -> int:
+    def _fuzzy(self, fuzzy: object) -> int:
         if type(fuzzy) is not int or not 0 <= fuzzy <= 100:
             self.bad("fuzzy", f"fuzzy must be a whole number from 0 to 100, not {fuzzy!r}")
             return DEFAULT_FUZZY
@@ -177,7 +178,7 @@ class TopicCheck:
             self.warn("fuzzy", note)
         return fuzzy
 
-    def _check_terms(self, terms: list[str], exclude: list[str], groups) -> None:
+    def _check_terms(self, terms: list[str], exclude: list[str], groups: list[list[str]]) -> None:
         members = [t for g in groups for t in g]
         for key, values in (("terms", terms), ("exclude", exclude), ("all_of", members)):
             for term in values:
@@ -217,7 +218,7 @@ class _RuleCheck(TopicCheck):
         super().bad(key, message)
         self.topic.ok = False
 
-    def run(self, raw) -> dict | None:
+    def run(self, raw: Any) -> dict | None:  # _rules passes tables only
         for key in raw:
             if key not in RULE_KEYS:
                 self.bad(
@@ -244,6 +245,6 @@ class _RuleCheck(TopicCheck):
         }
 
 
-def did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""

@@ -231,7 +231,7 @@ class _FileCheck:
             hint = "a list, table or string starts here and is never closed"
         self.error(line, f"TOML syntax error{column}: {hint or _TOML_POSITION.sub('', message)}")
 
-    def _check_header(self, header) -> dict:
+    def _check_header(self, header: object) -> dict:
         line = self.map.top_level_line("watchlist")
         span = self.map.table("watchlist") or TableSpan(("watchlist",), False, line)
         if not isinstance(header, dict):
@@ -260,7 +260,7 @@ class _FileCheck:
             self.watchlist_id = watchlist_id
         return header
 
-    def _check_topics(self, raw) -> list[Topic]:
+    def _check_topics(self, raw: object) -> list[Topic]:
         spans = self.map.array_tables("topics")
         if isinstance(raw, dict):
             line = self.map.top_level_line("topics")

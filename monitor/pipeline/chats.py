@@ -22,6 +22,7 @@ from monitor.core.outbox import DIGEST, digest_now_key
 from monitor.core.timeutil import MAX_ZONE_NAME, iana_zone, iso, local_midnight, parse_iso, today_at
 from monitor.digests.build import build_digest
 from monitor.digests.feedback import digest_payloads
+from monitor.matching.watchlists import Watchlist
 from monitor.pipeline.digestjob import queue_digest
 from monitor.pipeline.runtime import Runtime
 
@@ -149,7 +150,7 @@ def unsubscribe_topics(
     return _subscription(rt, chat_id, watchlist.id)
 
 
-def _topics_of(watchlist, topic_ids: list[str]) -> list[str]:
+def _topics_of(watchlist: Watchlist, topic_ids: list[str]) -> list[str]:
     """The topic ids named in `topic_ids` (spaces or commas), all of them real."""
     known = {t.id for t in watchlist.topics}
     wanted = [t.lower() for arg in topic_ids for t in arg.replace(",", " ").split()]

@@ -30,7 +30,7 @@ from pathlib import Path
 from monitor.core.errors import UserError
 from monitor.seeds.sentences import Sentence, TermCounter, plain, sentences_of, word
 from monitor.seeds.words import DEMONYMS, PARTICLES, STOPWORDS, TITLES
-from monitor.text.textnorm import tokenize
+from monitor.text.textnorm import Token, tokenize
 
 ACRONYM, QUOTED, NAME, PHRASE = "acronym", "quoted", "name", "phrase"
 KINDS = (NAME, ACRONYM, QUOTED, PHRASE)  # the order of the draft's sections
@@ -70,11 +70,14 @@ class _Raw:
     quoted: int = 0
 
 
+Raw = dict[tuple[str, ...], _Raw]  # candidates by their word keys, as they are found
+
+
 def find_candidates(documents: Sequence[Document], min_count: int = 2) -> list[Candidate]:
     """Every candidate term seen at least `min_count` times (quoted ones: once)."""
     sentences = [s for i, d in enumerate(documents) for s in sentences_of(i, d.text)]
     lower = {t.key for s in sentences for t in s.tokens if t.original.islower()}
-    raw: dict[tuple[str, ...], _Raw] = {}
+    raw: Raw = {}
     for sentence in sentences:
         if not sentence.heading:
             _acronyms(sentence, raw)
@@ -90,7 +93,13 @@ def find_candidates(documents: Sequence[Document], min_count: int = 2) -> list[C
     return sorted(found, key=lambda c: (KINDS.index(c.kind), -c.count, c.order))
 
 
-def _candidate(key, entry: _Raw, counter: TermCounter, documents, min_count) -> Candidate | None:
+def _candidate(
+    key: tuple[str, ...],
+    entry: _Raw,
+    counter: TermCounter,
+    documents: Sequence[Document],
+    min_count: int,
+) -> Candidate | None:
     match = counter.count(key[1:] if entry.upper else key, entry.upper)
     if match.count < (1 if entry.kind == QUOTED or entry.expansion else min_count):
         return None
@@ -134,7 +143,7 @@ def read_documents(path: Path) -> list[Document]:
 
 
 # -- extraction ------------------------------------------------------------------------
-def _add(raw, kind: str, spelling: str, upper: bool = False, expansion: str = "") -> None:
+def _add(raw: Raw, kind: str, spelling: str, upper: bool = False, expansion: str = "") -> None:
     words = tuple(t.key for t in tokenize(spelling))
     if not words:
         return
@@ -148,7 +157,7 @@ def _add(raw, kind: str, spelling: str, upper: bool = False, expansion: str = ""
     entry.expansion = entry.expansion or expansion
 
 
-def _acronyms(sentence: Sentence, raw) -> None:
+def _acronyms(sentence: Sentence, raw: Raw) -> None:
     tokens, text = sentence.tokens, sentence.text
     for i, token in enumerate(tokens):
         acronym = word(token)
@@ -191,7 +200,7 @@ def _spelled_out(acronym: str, words: list, text: str, backwards: bool) -> str:
     return text[run[0].start : run[-1].end] if len(run) >= 2 else ""
 
 
-def _quoted(sentence: Sentence, raw) -> None:
+def _quoted(sentence: Sentence, raw: Raw) -> None:
     for match in _QUOTED.finditer(sentence.text, sentence.start, sentence.end):
         inner = next(g for g in match.groups() if g is not None).strip(" ,.;:!?")
         words = tokenize(inner)
@@ -208,7 +217,7 @@ def _long_quotes(sentence: Sentence) -> list[tuple[int, int]]:
     return spans
 
 
-def _names(sentence: Sentence, raw, lower: set[str]) -> None:
+def _names(sentence: Sentence, raw: Raw, lower: set[str]) -> None:
     titles = _long_quotes(sentence)
     run: list = []
     for token in [*sentence.tokens, None]:
@@ -228,12 +237,12 @@ def _names(sentence: Sentence, raw, lower: set[str]) -> None:
         run = [token] if token is not None and _is_cap(token) else []
 
 
-def _is_cap(token) -> bool:
+def _is_cap(token: Token) -> bool:
     text = word(token)
     return text[:1].isupper() and not text.isupper() and text[:1].isalpha()
 
 
-def _add_name(run: list, sentence: Sentence, raw, lower: set[str]) -> None:
+def _add_name(run: list[Token], sentence: Sentence, raw: Raw, lower: set[str]) -> None:
     at_start = bool(run) and run[0].start == sentence.tokens[0].start
     while run and plain(run[-1]) in PARTICLES:
         run = run[:-1]
@@ -259,7 +268,7 @@ def _add_name(run: list, sentence: Sentence, raw, lower: set[str]) -> None:
         _add(raw, NAME, sentence.text[run[0].start : run[cut - 1].end])
 
 
-def _phrases(sentences: list[Sentence], raw, min_count: int, several: bool) -> None:
+def _phrases(sentences: list[Sentence], raw: Raw, min_count: int, several: bool) -> None:
     """Lower-case n-grams (2-4 words) inside one clause, kept when they recur."""
     grams: Counter = Counter()
     docs: dict[tuple[str, ...], set[int]] = {}

@@ -69,7 +69,9 @@ def render_draft(
     return "\n".join(lines) + "\n"
 
 
-def _section(kind: str, group: list[Candidate], covered, limit: int) -> list[str]:
+def _section(
+    kind: str, group: list[Candidate], covered: dict[str, list[str]], limit: int
+) -> list[str]:
     topic_id, title = SECTIONS[kind]
     rows = [(c, _reason(c.term, covered)) for c in group]
     rows.sort(key=lambda row: row[1] != "")  # stable: active terms first, by count
@@ -94,7 +96,7 @@ def _section(kind: str, group: list[Candidate], covered, limit: int) -> list[str
     return lines
 
 
-def _reason(term: str, covered) -> str:
+def _reason(term: str, covered: dict[str, list[str]]) -> str:
     if term in covered:
         return "matched by " + ", ".join(covered[term])
     if term_noise(term):

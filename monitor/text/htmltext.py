@@ -47,23 +47,23 @@ class _TextCollector(HTMLParser):
         self.parts: list[str] = []
         self.skipping = 0
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
             self.skipping += 1
         elif tag in _BLOCK:
             self.parts.append(" ")
 
-    def handle_startendtag(self, tag, attrs):
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK:
             self.parts.append(" ")
 
-    def handle_endtag(self, tag):
+    def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP:
             self.skipping = max(self.skipping - 1, 0)
         elif tag in _BLOCK:
             self.parts.append(" ")
 
-    def handle_data(self, data):
+    def handle_data(self, data: str) -> None:
         if not self.skipping:
             self.parts.append(data)
 
