@@ -29,6 +29,8 @@ _FIELD_LIMITS = FieldLimits()
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
     path: Path = Path("data/monitor.db")
+    # "postgresql://user@host/db": PostgreSQL, which several workers can share; "": SQLite
+    url: str = ""
     keep_days: int = 90
     # how long a command waits for another process's write lock before it says "busy"
     busy_timeout_seconds: float = 30
@@ -125,7 +127,7 @@ class Config:
 _SECTIONS: dict[str, tuple[type, dict[str, Any]]] = {
     "storage": (
         StorageConfig,
-        {"path": Path, "keep_days": int, "busy_timeout_seconds": float},
+        {"path": Path, "url": str, "keep_days": int, "busy_timeout_seconds": float},
     ),
     "watchlists": (WatchlistsConfig, {"path": Path}),
     "poll": (
@@ -193,7 +195,7 @@ _MINIMUMS = {
     "max_content_chars": 200,
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_MAY_BE_EMPTY = {"[digest] base_url"}  # "": not set
+_MAY_BE_EMPTY = {"[digest] base_url", "[storage] url"}  # "": not set
 
 
 def find_config(explicit: str | Path | None) -> Path | None:
@@ -360,6 +362,13 @@ def _check_semantics(config: Config, path: Path | None) -> None:
             ) from exc
     if config.digest.base_url and not re.match(r"^https?://", config.digest.base_url):
         raise ConfigError(path, "[digest] base_url", "must start with http:// or https://")
+    if config.storage.url and not re.match(r"^postgres(ql)?://", config.storage.url):
+        raise ConfigError(
+            path,
+            "[storage] url",
+            "must start with postgresql:// (PostgreSQL); for SQLite set [storage] path",
+            hint='e.g. url = "postgresql://monitor@db.internal/monitor"',
+        )
     if not re.match(r"^https?://", config.telegram.base_url):
         raise ConfigError(path, "[telegram] base_url", "must start with http:// or https://")
 
