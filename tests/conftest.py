@@ -85,6 +85,49 @@ def store(tmp_path: Path):
     db.close()
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL server for the session (initdb + pg_ctl in a temp folder), with a
+    migrated template database that each test's database is copied from (fast)."""
+    from fakes.pg_server import PgServer
+
+    reason = PgServer.unavailable()
+    if reason:
+        pytest.skip(f"no PostgreSQL server: {reason}")
+    with PgServer() as server:
+        from monitor.storage.postgres import PgStore
+
+        template = server.create_database("migrated_")
+        PgStore(template).close()
+        server.template = template.split("@/", 1)[1].split("?")[0]
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A fresh, migrated PostgreSQL database of its own for one test."""
+    import psycopg
+
+    pg_server._databases += 1
+    name = f"test{pg_server._databases}"
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_server.template}"')
+    return pg_server.url(name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request, tmp_path: Path):
+    """The same storage contract on both backends: SQLite, and PostgreSQL."""
+    if request.param == "sqlite":
+        db = Store(tmp_path / "test.db")
+    else:
+        from monitor.storage.postgres import PgStore
+
+        db = PgStore(request.getfixturevalue("pg_url"))
+    yield db
+    db.close()
+
+
 @pytest.fixture
 def sample_watchlists(tmp_path: Path) -> Path:
     folder = tmp_path / "watchlists"

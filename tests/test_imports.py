@@ -21,6 +21,8 @@ HOMES = {
     "rapidfuzz": {"matching/matcher.py"},
     "sqlite_utils": {"storage/"},
     "sqlite3": {"storage/"},
+    "psycopg": {"storage/postgres/"},
+    "psycopg_pool": {"storage/postgres/"},
     "telegram": {"delivery/telegram.py", "bot/"},
     "apscheduler": {"pipeline/scheduler.py"},
 }

@@ -33,6 +33,7 @@ from monitor.core.netpolicy import AddressPolicy
 from monitor.core.timeutil import parse_iso
 from monitor.feeds.opml import OpmlFeed, read_opml, write_opml
 from monitor.storage import Store
+from monitor.storage.factory import open_store
 from monitor.text.textnorm import plural
 
 URL_RE = re.compile(r"^(https?|file)://\S+$")
@@ -83,7 +84,7 @@ def add_parser(
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    store = Store(config.storage.path, busy_timeout=config.storage.busy_timeout_seconds)
+    store = open_store(config)
     try:
         if config.source is not None:  # no config file: leave the stored feeds as they are
             store.sync_feeds(((f.url, f.name, f.lang) for f in config.feeds), _now())

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from monitor.bot.app import BotApp, build_application, start_bot, stop_bot
@@ -25,6 +26,7 @@ from monitor.pipeline.chats import migrate
 from monitor.pipeline.cycle import poll_cycle, sync_config_feeds
 from monitor.pipeline.runtime import CycleReport, Runtime, build_runtime
 from monitor.pipeline.scheduler import run_until_stopped
+from monitor.pipeline.workers import shared_store
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +138,11 @@ async def run_with_bot(rt: Runtime, token: str, poll_timeout: float = 30) -> Non
                 await task
         await stop_telegram(rt, app)
 
+    first_start: Callable[[], Awaitable[None]] | None = start
+    if shared_store(rt) is not None:  # the bot starts in the worker that wins the bot lock
+        rt.on_lead, first_start = start, None
     try:
-        await run_until_stopped(rt, extra_start=start, extra_stop=stop)
+        await run_until_stopped(rt, extra_start=first_start, extra_stop=stop)
     finally:
         await sink.close()
 

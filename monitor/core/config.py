@@ -7,17 +7,15 @@ Every key is optional. Relative paths resolve against the config file's folder
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.core.errors import ConfigError
+from monitor.core.errors import ConfigError, did_you_mean
 from monitor.core.models import FieldLimits
 from monitor.core.netpolicy import NOT_GLOBAL
 from monitor.core.timeutil import MAX_ZONE_NAME, iana_zone
@@ -30,6 +28,8 @@ _FIELD_LIMITS = FieldLimits()
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
     path: Path = Path("data/monitor.db")
+    # "postgresql://user@host/db": PostgreSQL, which several workers can share; "": SQLite
+    url: str = ""
     keep_days: int = 90
     # how long a command waits for another process's write lock before it says "busy"
     busy_timeout_seconds: float = 30
@@ -126,7 +126,7 @@ class Config:
 _SECTIONS: dict[str, tuple[type, dict[str, Any]]] = {
     "storage": (
         StorageConfig,
-        {"path": Path, "keep_days": int, "busy_timeout_seconds": float},
+        {"path": Path, "url": str, "keep_days": int, "busy_timeout_seconds": float},
     ),
     "watchlists": (WatchlistsConfig, {"path": Path}),
     "poll": (
@@ -194,7 +194,7 @@ _MINIMUMS = {
     "max_content_chars": 200,
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_MAY_BE_EMPTY = {"[digest] base_url"}  # "": not set
+_MAY_BE_EMPTY = {"[digest] base_url", "[storage] url"}  # "": not set
 
 
 def find_config(explicit: str | Path | None) -> Path | None:
@@ -236,7 +236,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(
                 path,
                 f"[{name}]",
-                f"unknown section{_did_you_mean(name, [*_SECTIONS, 'feeds'])}",
+                f"unknown section{did_you_mean(name, [*_SECTIONS, 'feeds'])}",
                 hint=f"known sections: {', '.join(sorted([*_SECTIONS, 'feeds']))}",
             )
         if not isinstance(value, dict):
@@ -257,11 +257,6 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     return config
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _unknown_key(path: Path | None, section: str, key: str, schema: dict) -> ConfigError:
     if section == "telegram" and key in ("token", "bot_token", "api_token"):
         return ConfigError(
@@ -273,7 +268,7 @@ def _unknown_key(path: Path | None, section: str, key: str, schema: dict) -> Con
     return ConfigError(
         path,
         f"[{section}] {key}",
-        f"unknown key{_did_you_mean(key, schema)}",
+        f"unknown key{did_you_mean(key, schema)}",
         hint=f"[{section}] takes: {', '.join(sorted(schema))}",
     )
 
@@ -361,6 +356,13 @@ def _check_semantics(config: Config, path: Path | None) -> None:
             ) from exc
     if config.digest.base_url and not re.match(r"^https?://", config.digest.base_url):
         raise ConfigError(path, "[digest] base_url", "must start with http:// or https://")
+    if config.storage.url and not re.match(r"^postgres(ql)?://", config.storage.url):
+        raise ConfigError(
+            path,
+            "[storage] url",
+            "must start with postgresql:// (PostgreSQL); for SQLite set [storage] path",
+            hint='e.g. url = "postgresql://monitor@db.internal/monitor"',
+        )
     if not re.match(r"^https?://", config.telegram.base_url):
         raise ConfigError(path, "[telegram] base_url", "must start with http:// or https://")
 

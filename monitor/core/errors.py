@@ -9,6 +9,8 @@ telegram errors to its callers.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -95,3 +97,9 @@ class DeliveryError(MonitorError):
         self.retry_after = retry_after
         self.chat_gone = chat_gone
         self.maybe_delivered = maybe_delivered
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """ " (did you mean 'timezone'?)" for a misspelt key or name, or "" when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

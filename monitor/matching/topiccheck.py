@@ -7,11 +7,10 @@ or noisy (`termcheck`), and reports through any sink with `error` and `warn`.
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable
 from typing import Any, Protocol
 
+from monitor.core.errors import did_you_mean
 from monitor.matching.termcheck import (
     fuzzy_note,
     repeated_terms,
@@ -243,8 +242,3 @@ class _RuleCheck(TopicCheck):
             "exclude": tuple(exclude),
             "line": self.span.line,
         }
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -39,6 +39,7 @@ from monitor.pipeline.digestjob import update_archive
 from monitor.pipeline.notices import queue_reload_notices
 from monitor.pipeline.runtime import CycleReport, Runtime
 from monitor.pipeline.storefeed import record_failure, store_feeds
+from monitor.pipeline.workers import claim_due_feeds
 
 log = logging.getLogger(__name__)
 INDEX_WHEN_IDLE_SECONDS = 0.25
@@ -70,9 +71,13 @@ async def poll_cycle(rt: Runtime) -> CycleReport:
         started = rt.clock()
         cycle_id = rt.store.start_cycle(started)
         rt.store.prune_title_index(started)
-        feeds = rt.store.feeds_due(started)
+        feeds = claim_due_feeds(rt, started)
         pending = {feed.url: feed for feed in feeds}
         outcome = await _fetch_and_store(rt, feeds, pending, report)
+        # several workers: then whatever is still due and unclaimed (a dead worker's feeds)
+        while outcome == "done" and (more := claim_due_feeds(rt, rt.clock(), first=False)):
+            pending.update({feed.url: feed for feed in more})
+            outcome = await _fetch_and_store(rt, more, pending, report)
         if outcome != "stopped":  # what the idle moments left (a stop must be quick:
             rt.store.index_new_articles()  # the next cycle indexes these)
         if outcome == "deadline":

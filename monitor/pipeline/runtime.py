@@ -7,20 +7,20 @@ from the config: the database, the watchlists, and where messages go.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from monitor.core.config import Config
-from monitor.core.errors import UserError
 from monitor.core.stop import StopSignal
 from monitor.core.timeutil import utcnow
 from monitor.delivery.console import ConsoleSink
-from monitor.delivery.drain import DrainReport, DrainState, Sink
+from monitor.delivery.drain import DrainReport, DrainState, Sink, sender_name
 from monitor.matching.library import WatchlistLibrary
 from monitor.storage import Store
+from monitor.storage.factory import open_existing_store as open_existing_store  # for the CLI
+from monitor.storage.factory import open_store
 
 
 @dataclass(slots=True)
@@ -39,6 +39,11 @@ class Runtime:
     # re-plans that chat's digest); set by scheduler.build_scheduler
     chat_changed: Callable[[str], None] = lambda chat_id: None
     stopping: StopSignal = field(default_factory=lambda: StopSignal())  # SIGTERM/SIGINT
+    # names this process in feed leases and `workers` (several workers on PostgreSQL)
+    worker_id: str = field(default_factory=sender_name)
+    # called once when this worker becomes the one that runs the bot (set by `monitor run`)
+    on_lead: Callable[[], Awaitable[None]] | None = None
+    leading: bool = False  # this worker runs the bot, the digests and housekeeping
 
     @property
     def default_tz(self) -> ZoneInfo:
@@ -66,20 +71,6 @@ class CycleReport:
 
 
 # -- shared building blocks ----------------------------------------------------------
-def open_store(config: Config) -> Store:
-    return Store(config.storage.path, busy_timeout=config.storage.busy_timeout_seconds)
-
-
-def open_existing_store(config: Config) -> Store:
-    """The database, for commands that only read it: never create an empty one."""
-    path = Path(config.storage.path)
-    if str(path) != ":memory:" and not path.exists():
-        raise UserError(
-            f"{path}: no database yet", hint="collect articles first: monitor poll --once"
-        )
-    return open_store(config)
-
-
 def build_runtime(
     config: Config, sinks: list[Sink] | None = None, telegram_enabled: bool = False
 ) -> Runtime:

@@ -30,6 +30,7 @@ from monitor.pipeline.cycle import deliver, poll_cycle
 from monitor.pipeline.digestjob import queue_digest
 from monitor.pipeline.housekeeping import run_housekeeping
 from monitor.pipeline.runtime import Runtime
+from monitor.pipeline.workers import beat, heartbeat_seconds, register, shared_store, unregister
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE_SECONDS = 300
@@ -81,6 +82,26 @@ def build_scheduler(rt: Runtime) -> AsyncIOScheduler:
         misfire_grace_time=MISFIRE_GRACE_SECONDS,
         next_run_time=rt.clock(),
     )
+    if shared_store(rt) is not None:
+        # several workers: the bot's, the digests' and housekeeping's jobs wait until this
+        # one holds the bot lock (workers.py); the heartbeat tries for it
+        scheduler.add_job(
+            _guarded(partial(_beat, scheduler=scheduler), rt, "heartbeat"),
+            IntervalTrigger(seconds=heartbeat_seconds(rt)),
+            id="heartbeat",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=rt.clock(),
+        )
+    else:
+        rt.leading = True
+        add_leader_jobs(scheduler, rt)
+    return scheduler
+
+
+def add_leader_jobs(scheduler: AsyncIOScheduler, rt: Runtime) -> None:
+    """The jobs only one worker runs: digests (and with Telegram the periodic drain) and
+    housekeeping."""
     if not rt.telegram_enabled:
         scheduler.add_job(
             _guarded(_console_digest, rt, "digest"),
@@ -100,7 +121,20 @@ def build_scheduler(rt: Runtime) -> AsyncIOScheduler:
         coalesce=True,
         misfire_grace_time=3600,
     )
-    return scheduler
+
+
+async def _beat(rt: Runtime, scheduler: AsyncIOScheduler) -> None:
+    """A heartbeat; on winning the bot lock, this worker takes over the leader's jobs."""
+    holds = await beat(rt)
+    if holds and not rt.leading:
+        rt.leading = True
+        log.info(
+            "this worker holds the bot: digests, housekeeping%s run here",
+            " and the bot" if rt.telegram_enabled else "",
+        )
+        add_leader_jobs(scheduler, rt)
+        if rt.on_lead is not None:
+            await rt.on_lead()
 
 
 async def _housekeeping(rt: Runtime) -> None:
@@ -190,6 +224,7 @@ async def run_until_stopped(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    register(rt)
     scheduler = build_scheduler(rt)
     scheduler.start()
     if extra_start:
@@ -209,4 +244,5 @@ async def run_until_stopped(
         scheduler.shutdown(wait=False)
         if extra_stop:
             await extra_stop()
+        await asyncio.to_thread(unregister, rt)
         log.info("stopped")

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from monitor.core.config import Config
 from monitor.core.timeutil import iso, local_midnight, parse_iso
 from monitor.storage import Store
+from monitor.storage.postgres import PgStore
 
 
 def collect_status(store: Store, config: Config, now: datetime) -> dict[str, Any]:
@@ -53,7 +54,19 @@ def collect_status(store: Store, config: Config, now: datetime) -> dict[str, Any
         else None,
         **counts,
         "failing_feeds": store.failing_feeds()[:20],
+        **_workers(store, config, now),
     }
+
+
+def _workers(store: Store, config: Config, now: datetime) -> dict[str, Any]:
+    """On PostgreSQL, the live workers (several may share the database): id, host, last
+    heartbeat, feeds claimed now, and which one holds the bot. Nothing on SQLite."""
+    if not isinstance(store, PgStore):
+        return {}
+    beat = max(1.0, min(15.0, config.poll.interval_seconds / 2))  # pipeline/workers.py's
+    live = store.live_workers(now, now - timedelta(seconds=3 * beat))
+    holder = next((w["id"] for w in live if w["holds_bot"]), None)
+    return {"workers": live, "bot_holder": holder}
 
 
 def _feed_problems(
@@ -106,6 +119,16 @@ def format_status(status: dict[str, Any]) -> str:
         ),
         f"subscribers: {status['subscribers']}",
     ]
+    if "workers" in status:
+        lines.append(
+            f"workers: {len(status['workers'])} live; bot: {status['bot_holder'] or 'none'}"
+        )
+        for w in status["workers"]:
+            lines.append(
+                f"  {w['id']} on {w['host']}: heartbeat {w['heartbeat_at']},"
+                f" {w['feeds_claimed']} feeds claimed, {w['feeds_polled']} polled"
+                + (" (holds the bot)" if w["holds_bot"] else "")
+            )
     for feed in status["failing_feeds"]:
         lines.append(f"  failing: {feed['url']} ×{feed['failures']}: {feed['last_error']}")
     return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""Several `monitor run` on one PostgreSQL database: who polls which feed, who runs the bot.
+
+No coordinator: the database decides. Each cycle a worker leases its share of the
+due feeds (the active feeds divided by the live workers, by heartbeat), polls them,
+then takes whatever is still due and unclaimed (a dead worker's feeds, once its
+leases ran out) until nothing is left. Each worker beats every HEARTBEAT_SECONDS;
+the one holding the bot lock runs the Telegram bot, the digests and housekeeping,
+and the others try for the lock as often, so a dead holder is replaced within
+one interval. On SQLite none of this applies: one worker polls every due feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import socket
+from datetime import datetime, timedelta
+
+from monitor.core.models import Feed
+from monitor.pipeline.runtime import Runtime
+from monitor.storage.postgres import PgStore
+
+log = logging.getLogger(__name__)
+LEASE_MARGIN_SECONDS = 60  # a lease outlives the cycle deadline by this much (at most)
+# the share of an interval a polled feed waits before it is due again: less than one,
+# so a worker whose cycle comes a little early (jitter) still finds its feeds due
+DUE_AFTER_INTERVALS = 0.8
+
+
+def heartbeat_seconds(rt: Runtime) -> float:
+    """How often a worker beats and tries for the bot: a holder's death is noticed
+    within an interval, and never less often than every 15 s."""
+    return max(1.0, min(15.0, rt.config.poll.interval_seconds / 2))
+
+
+def lease_seconds(rt: Runtime) -> float:
+    """A cycle stops fetching at its deadline; its leases run a little longer."""
+    deadline = rt.config.poll.cycle_deadline_seconds
+    return deadline + min(LEASE_MARGIN_SECONDS, deadline)
+
+
+def shared_store(rt: Runtime) -> PgStore | None:
+    return rt.store if isinstance(rt.store, PgStore) else None
+
+
+def live_since(rt: Runtime, now: datetime) -> datetime:
+    """A worker whose last beat is older than three beats is taken for dead."""
+    return now - timedelta(seconds=3 * heartbeat_seconds(rt))
+
+
+def claim_due_feeds(rt: Runtime, now: datetime, first: bool = True) -> list[Feed]:
+    """The feeds this cycle polls: every due feed on SQLite; on PostgreSQL this worker's
+    share (`first`) or, afterwards, whatever due feeds nobody has taken."""
+    store = shared_store(rt)
+    if store is None:
+        return rt.store.feeds_due(now) if first else []
+    poll = rt.config.poll
+    live = max(1, len(store.live_workers(now, live_since(rt, now))))
+    share = max(1, math.ceil(store.active_feed_count() / live))
+    return store.claim_feeds(
+        rt.worker_id,
+        now,
+        until=now + timedelta(seconds=lease_seconds(rt)),
+        gap=now - timedelta(seconds=poll.interval_seconds * DUE_AFTER_INTERVALS),
+        limit=share,
+    )
+
+
+def register(rt: Runtime) -> None:
+    store = shared_store(rt)
+    if store is not None:
+        store.register_worker(rt.worker_id, socket.gethostname(), os.getpid(), rt.clock())
+
+
+def unregister(rt: Runtime) -> None:
+    store = shared_store(rt)
+    if store is not None:
+        store.stop_worker(rt.worker_id, rt.clock())
+
+
+async def beat(rt: Runtime) -> bool:
+    """One heartbeat, and a try for the bot lock; True when this worker holds the bot."""
+    store = shared_store(rt)
+    if store is None:
+        return True
+    holds = await asyncio.to_thread(store.try_hold_bot)
+    await asyncio.to_thread(store.heartbeat, rt.worker_id, rt.clock(), holds)
+    return holds
