@@ -55,6 +55,7 @@ def test_only_store_writes_sql():
     offenders = [
         name
         for name, path in modules().items()
-        if name != "storage/store.py" and any(k in path.read_text(encoding="utf-8") for k in keywords)
+        if name != "storage/store.py"
+        and any(k in path.read_text(encoding="utf-8") for k in keywords)
     ]
     assert offenders == []

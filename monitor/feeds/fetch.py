@@ -16,21 +16,21 @@ hop at a time, so that `netpolicy` vets each hop before it is requested: a
 public feed may not hand us over to an internal address. A 429 or 503 with
 Retry-After carries the server's wish on to the feed's next attempt. Whatever
 goes wrong, `fetch` returns a `FetchResult` with `error` set and never raises:
-one feed never ends a cycle.
+one feed never ends a cycle. Idle connections are kept, a few per host
+(`HostPools`), for the next feeds on that host and, in the service (one
+`Connections` for its life), for the next cycles.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import importlib.util
 import logging
 import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -40,12 +40,15 @@ from monitor.core.config import PollConfig
 from monitor.core.errors import FetchError
 from monitor.core.models import Feed, FetchResult
 from monitor.core.netpolicy import AddressPolicy
+from monitor.feeds.backlog import Backlog, take_ready
 from monitor.feeds.contentcoding import ACCEPT_ENCODING, BodyDecoder
+from monitor.feeds.retryafter import retry_after_seconds
 
 log = logging.getLogger(__name__)
 Then = Callable[[FetchResult], Awaitable]
 SLOW_REQUEST_SECONDS = 1.0
 BACKLOG_BUDGET_BYTES = 16 * 2**20  # bodies fetched and not stored yet, at most (about)
+MAX_KEPT_HOSTS = 512  # hosts whose idle connections are kept (a socket each, at least)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 if importlib.util.find_spec("sniffio") is None:
@@ -59,83 +62,92 @@ ACCEPT = (
 )
 
 
-async def _take_ready(ready: asyncio.Queue, most: int, linger: float) -> list:
-    """The next item, and those ready with it or within `linger` seconds: at most `most`."""
-    batch = [await ready.get()]
-    until = time.monotonic() + linger
-    while len(batch) < most:
-        if not ready.empty():
-            batch.append(ready.get_nowait())
-            continue
-        wait = until - time.monotonic()
-        if wait <= 0:
-            break
-        try:
-            batch.append(await asyncio.wait_for(ready.get(), wait))
-        except TimeoutError:
-            break
-    return batch
+class HostPools(httpx.AsyncBaseTransport):
+    """A small connection pool per host, kept alive across feeds and cycles.
 
-
-class Backlog:
-    """Bytes fetched and not stored yet: fetching runs ahead of parsing and storing,
-    up to a budget.
-
-    Fetching waits on servers; parsing and storing wait on the CPU. If a request
-    only started once the body before it had been dealt with, a dead server late
-    in the list would start its timeout late and hold the whole cycle up. So
-    requests start as fast as servers answer, but none starts while the bodies
-    fetched and not yet stored add up to `budget` bytes (downloads in flight come
-    on top: at most `max_concurrency` of them). Their parsed articles wait with
-    them, so this bounds the cycle's memory too.
+    Real feeds are TLS, and a feed list often shares hosts (a dozen of the example
+    config's feeds are on news.google.com): a new handshake per request is costly, so
+    idle connections are kept, `per_host` at most for each host. Not in one big pool:
+    httpcore's pool scans all its connections, quadratically, at every request and
+    response, which at 400 hosts cost more than the connections saved. Hosts beyond
+    `max_hosts` close the least recently used host's connections (file descriptors).
     """
 
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.size = 0
-        self._shrunk = asyncio.Event()
-
-    async def room(self) -> None:
-        while self.size >= self.budget:
-            self._shrunk.clear()
-            await self._shrunk.wait()
-
-    def add(self, size: int) -> None:
-        self.size += size
-
-    def remove(self, size: int) -> None:
-        self.size -= size
-        self._shrunk.set()  # every waiter looks again
-
-
-class Fetcher:
-    """One shared AsyncClient for a cycle (connection reuse), with per-host limits."""
-
-    def __init__(self, poll: PollConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.poll = poll
-        self._global = asyncio.Semaphore(poll.max_concurrency)
-        self._per_host: dict[str, asyncio.Semaphore] = {}
-        self._backlog = Backlog(BACKLOG_BUDGET_BYTES)
-        self._policy = AddressPolicy(poll.internal_networks)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(poll.timeout_seconds),
-            # redirects are followed by _open, which vets every hop first
+    def __init__(self, poll: PollConfig, keepalive_seconds: float, max_hosts: int) -> None:
+        self._limits = httpx.Limits(
             # our semaphores decide what starts; a connection cap here would keep the slow
             # lane's sockets from being counted out and stall everyone behind them
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=poll.per_host),
+            max_connections=None,
+            max_keepalive_connections=poll.per_host,
+            keepalive_expiry=keepalive_seconds,
+        )
+        self._ssl = httpx.create_ssl_context()  # loading the CA bundle once, not per host
+        self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
+        self._max_hosts = max_hosts
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        origin = (request.url.raw_scheme, request.url.raw_host, request.url.port)
+        pool = self._pools.pop(origin, None)  # re-inserted last: the most recently used
+        if pool is None:
+            pool = httpx.AsyncHTTPTransport(verify=self._ssl, limits=self._limits)
+            if len(self._pools) >= self._max_hosts:
+                oldest = next(iter(self._pools))
+                await self._pools.pop(oldest).aclose()
+        self._pools[origin] = pool
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+
+class Connections:
+    """The service's one HTTP client: connections outlive the cycle (`monitor run`)."""
+
+    def __init__(self, poll: PollConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        # an idle connection is worth keeping until the next cycle, if the server agrees
+        keepalive = poll.interval_seconds + poll.jitter_seconds + poll.timeout_seconds
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(poll.timeout_seconds),
+            # redirects are followed by _open, which vets every hop first
             headers={
                 "User-Agent": poll.user_agent,
                 "Accept": ACCEPT,
                 "Accept-Encoding": ACCEPT_ENCODING,
             },
-            transport=transport,
+            transport=transport or HostPools(poll, keepalive, MAX_KEPT_HOSTS),
         )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class Fetcher:
+    """One cycle's fetching, with per-host limits, on shared `Connections` (connection
+    reuse), its own when none are given (closed with the Fetcher)."""
+
+    def __init__(
+        self,
+        poll: PollConfig,
+        transport: httpx.AsyncBaseTransport | None = None,
+        connections: Connections | None = None,
+    ) -> None:
+        self.poll = poll
+        self._global = asyncio.Semaphore(poll.max_concurrency)
+        self._per_host: dict[str, asyncio.Semaphore] = {}
+        self._backlog = Backlog(BACKLOG_BUDGET_BYTES)
+        self._policy = AddressPolicy(poll.internal_networks)
+        self._own = connections is None
+        self._connections = connections or Connections(poll, transport)
+        self._client = self._connections.client
 
     async def __aenter__(self) -> Fetcher:
         return self
 
     async def __aexit__(self, *exc_info) -> None:
-        await self._client.aclose()
+        if self._own:
+            await self._connections.aclose()
 
     async def fetch_all(self, feeds: Sequence[Feed], then: Then | None = None) -> AsyncIterator:
         """Yield results one at a time as they complete (`fetch_batches` of one)."""
@@ -173,7 +185,7 @@ class Fetcher:
         left = len(tasks)
         try:
             while left:
-                batch = await _take_ready(ready, min(most, left), linger)
+                batch = await take_ready(ready, min(most, left), linger)
                 left -= len(batch)
                 try:
                     for _, _, error in batch:
@@ -307,7 +319,7 @@ class Fetcher:
         request = self._client.build_request("GET", feed.url, headers=headers)
         public_seen = False
         for hop in range(self.poll.max_redirects + 1):
-            response = await self._client.send(request, stream=True)
+            response = await self._send(request)
             target = response.next_request
             if target is None:
                 return response
@@ -323,6 +335,16 @@ class Fetcher:
                 )
             request = target
         raise httpx.TooManyRedirects(f"more than {self.poll.max_redirects} redirects")
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send once more if a kept-alive connection turns out closed by the server: it
+        may hang up an idle connection just as we reuse it (a GET is safe to repeat)."""
+        try:
+            return await self._client.send(request, stream=True)
+        except httpx.RemoteProtocolError as exc:
+            if not str(exc).startswith("Server disconnected"):
+                raise
+            return await self._client.send(request, stream=True)
 
     async def _read_limited(self, response: httpx.Response) -> tuple[bytes, bool]:
         """The decoded body, at most `max_bytes` of it, and whether it was cut off."""
@@ -356,22 +378,6 @@ class Fetcher:
     @staticmethod
     def _failed(feed: Feed, started: float, error: str, status: int | None = None) -> FetchResult:
         return FetchResult(feed, status=status, error=error, elapsed=time.monotonic() - started)
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP-date (RFC 9110 10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
 def _host(url: httpx.URL) -> str:

@@ -41,8 +41,14 @@ from monitor.core.progress import Progress
 from monitor.core.stop import StopSignal
 from monitor.core.timeutil import utcnow
 from monitor.delivery.drain import DrainReport, DrainState, Sink, drain_outbox
-from monitor.feeds.fetch import Fetcher
-from monitor.feeds.parsepool import ParsePool, ReadFeed, auto_workers, inline_budget_for
+from monitor.feeds.fetch import Connections, Fetcher
+from monitor.feeds.parsepool import (
+    ParsePool,
+    ParseWorkers,
+    ReadFeed,
+    auto_workers,
+    inline_budget_for,
+)
 from monitor.matching.library import WatchlistLibrary
 from monitor.pipeline.alerts import alert_recipients, queue_alerts
 from monitor.pipeline.digestjob import update_archive
@@ -79,6 +85,10 @@ class Runtime:
     # re-plans that chat's digest); set by scheduler.build_scheduler
     chat_changed: Callable[[str], None] = lambda chat_id: None
     stopping: StopSignal = field(default_factory=lambda: StopSignal())  # SIGTERM/SIGINT
+    # what outlives a cycle in the service (`service_resources`): the parse workers with
+    # their compiled matcher, and kept-alive HTTP connections. None: per cycle (poll --once)
+    workers: ParseWorkers | None = None
+    connections: Connections | None = None
 
     @property
     def default_tz(self) -> ZoneInfo:
@@ -165,9 +175,13 @@ async def _fetch_and_store(
         workers = auto_workers(poll.parse_workers)
         with ThreadPoolExecutor(1, thread_name_prefix="store") as writer:
             async with (
-                Fetcher(poll) as fetcher,
+                Fetcher(poll, connections=rt.connections) as fetcher,
                 ParsePool(
-                    workers, rt.library.watchlists, inline_budget_for(feeds), poll.field_limits
+                    workers,
+                    rt.library.watchlists,
+                    inline_budget_for(feeds),
+                    poll.field_limits,
+                    shared=rt.workers,
                 ) as pool,
             ):
                 batches = fetcher.fetch_batches(

@@ -28,6 +28,7 @@ from monitor.pipeline.chats import chat_settings, digest_missed, queue_chat_dige
 from monitor.pipeline.cycle import Runtime, deliver, poll_cycle
 from monitor.pipeline.digestjob import queue_digest
 from monitor.pipeline.housekeeping import run_housekeeping
+from monitor.pipeline.service import service_resources
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE_SECONDS = 300
@@ -187,23 +188,24 @@ async def run_until_stopped(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    scheduler = build_scheduler(rt)
-    scheduler.start()
-    if extra_start:
-        await extra_start()
-    log.info(
-        "worker started interval=%ds feeds=%d",
-        rt.config.poll.interval_seconds,
-        len(rt.store.feeds_due(rt.clock())),
-    )
-    try:
-        await stop.wait()
-    finally:
-        log.info("stopping: waiting for the job in flight")
-        rt.stopping.set()  # a poll cycle in flight stops after the feed it is storing
-        async with rt.lock:  # ... and records itself; shutdown() would cancel it mid-way
-            pass
-        scheduler.shutdown(wait=False)
-        if extra_stop:
-            await extra_stop()
-        log.info("stopped")
+    async with service_resources(rt):  # parse workers and connections kept across cycles
+        scheduler = build_scheduler(rt)
+        scheduler.start()
+        if extra_start:
+            await extra_start()
+        log.info(
+            "worker started interval=%ds feeds=%d",
+            rt.config.poll.interval_seconds,
+            len(rt.store.feeds_due(rt.clock())),
+        )
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping: waiting for the job in flight")
+            rt.stopping.set()  # a poll cycle in flight stops after the feed it is storing
+            async with rt.lock:  # ... and records itself; shutdown() would cancel it mid-way
+                pass
+            scheduler.shutdown(wait=False)
+            if extra_stop:
+                await extra_stop()
+    log.info("stopped")
