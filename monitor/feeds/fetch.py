@@ -271,6 +271,8 @@ class Fetcher:
             headers["If-Modified-Since"] = feed.last_modified
         response = await self._open(feed, headers)
         try:
+            if response.status_code == 304 or response.status_code >= 400:
+                await _drain(response)  # so that its connection is kept for the next request
             if response.status_code == 304:
                 return FetchResult(
                     feed,
@@ -323,6 +325,7 @@ class Fetcher:
             target = response.next_request
             if target is None:
                 return response
+            await _drain(response)
             await response.aclose()
             if hop == self.poll.max_redirects:
                 break
@@ -378,6 +381,17 @@ class Fetcher:
     @staticmethod
     def _failed(feed: Feed, started: float, error: str, status: int | None = None) -> FetchResult:
         return FetchResult(feed, status=status, error=error, elapsed=time.monotonic() - started)
+
+
+async def _drain(response: httpx.Response, most: int = 65_536) -> None:
+    """Read a short body to its end: httpcore keeps a connection only once its response
+    was read to the end, a 304's empty one too (unread, every 304 cost a new connection)."""
+    read = 0
+    with contextlib.suppress(httpx.HTTPError):  # the answer stands; the connection closes
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read > most:  # not worth it: this connection closes
+                return
 
 
 def _host(url: httpx.URL) -> str:
