@@ -12,7 +12,7 @@ feeds publish five new items. The bench moves the farm to its next generation
 as soon as a cycle's "cycle done" line appears, well before the scheduler's
 next tick. Then SIGTERM, and the service must exit with every worker gone.
 
-Measured from outside, as an operator would (`/proc`, sampled every 0.1 s):
+Measured from outside, as an operator would (`/proc`, sampled every 0.2 s):
 
 - CPU of the whole process tree per cycle, between consecutive "cycle done"
   lines: the service's utime + stime + cutime + cstime, plus those of every
@@ -78,8 +78,21 @@ def _stat(pid: int) -> list[str] | None:
         return None
 
 
-def tree(root: int) -> list[int]:
-    """The root and every live descendant."""
+_TREE: dict[int, tuple[float, list[int]]] = {}
+
+
+def tree(root: int, fresh: bool = False) -> list[int]:
+    """The root and every live descendant (a scan of /proc, redone every second at
+    most: sampling must not cost a core)."""
+    found_at, found = _TREE.get(root, (0.0, []))
+    if not fresh and time.monotonic() - found_at < 1.0:
+        return found
+    found = _scan_tree(root)
+    _TREE[root] = (time.monotonic(), found)
+    return found
+
+
+def _scan_tree(root: int) -> list[int]:
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (fields := _stat(int(entry.name))):
@@ -95,7 +108,7 @@ def tree(root: int) -> list[int]:
 def tree_cpu(root: int) -> float:
     """CPU seconds of the tree: each process's own and that of its reaped children."""
     total = 0
-    for pid in tree(root):
+    for pid in tree(root, fresh=True):
         if fields := _stat(pid):
             total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
     return total / TICK
@@ -117,14 +130,14 @@ def tree_memory(root: int) -> tuple[float, float]:
 
 
 class Sampler(threading.Thread):
-    """Peak tree memory since the last `take()`, sampled every 0.1 s."""
+    """Peak tree memory since the last `take()`, sampled every 0.2 s."""
 
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
         self.root, self.peak, self.stopped = root, (0.0, 0.0), threading.Event()
 
     def run(self) -> None:
-        while not self.stopped.wait(0.1):
+        while not self.stopped.wait(0.2):
             rss, pss = tree_memory(self.root)
             self.peak = (max(self.peak[0], rss), max(self.peak[1], pss))
 
@@ -206,7 +219,7 @@ def run_service(feeds: int, steady: int, listing: dict, tmp: Path) -> dict:
             last_cpu, last_time, stats = cpu, now, after
             if not following:
                 break
-        pids = tree(service.pid)
+        pids = tree(service.pid, fresh=True)
         service.send_signal(signal.SIGTERM)
         code = service.wait(timeout=60)
         time.sleep(0.5)

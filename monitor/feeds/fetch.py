@@ -29,9 +29,7 @@ import importlib.util
 import logging
 import sys
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,13 +40,14 @@ from monitor.core.models import Feed, FetchResult
 from monitor.core.netpolicy import AddressPolicy
 from monitor.feeds.backlog import Backlog, take_ready
 from monitor.feeds.contentcoding import ACCEPT_ENCODING, BodyDecoder
+from monitor.feeds.filefeed import failed, open_files_limit, read_file
 from monitor.feeds.retryafter import retry_after_seconds
 
 log = logging.getLogger(__name__)
 Then = Callable[[FetchResult], Awaitable]
 SLOW_REQUEST_SECONDS = 1.0
 BACKLOG_BUDGET_BYTES = 16 * 2**20  # bodies fetched and not stored yet, at most (about)
-MAX_KEPT_HOSTS = 512  # hosts whose idle connections are kept (a socket each, at least)
+MAX_KEPT_HOSTS = 512  # hosts whose idle connections are kept, at most `per_host` each
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 if importlib.util.find_spec("sniffio") is None:
@@ -106,8 +105,11 @@ class Connections:
     """The service's one HTTP client: connections outlive the cycle (`monitor run`)."""
 
     def __init__(self, poll: PollConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        # an idle connection is worth keeping until the next cycle, if the server agrees
-        keepalive = poll.interval_seconds + poll.jitter_seconds + poll.timeout_seconds
+        # an idle connection is worth keeping until the next cycle (a first cycle may take
+        # longer than the interval), if the server agrees; kept sockets use at most half of
+        # the file descriptors this process may open
+        keepalive = 2 * poll.interval_seconds + poll.jitter_seconds + poll.timeout_seconds
+        hosts = min(MAX_KEPT_HOSTS, max(16, open_files_limit() // 2 // poll.per_host))
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(poll.timeout_seconds),
             # redirects are followed by _open, which vets every hop first
@@ -116,7 +118,7 @@ class Connections:
                 "Accept": ACCEPT,
                 "Accept-Encoding": ACCEPT_ENCODING,
             },
-            transport=transport or HostPools(poll, keepalive, MAX_KEPT_HOSTS),
+            transport=transport or HostPools(poll, keepalive, hosts),
         )
 
     async def aclose(self) -> None:
@@ -202,7 +204,7 @@ class Fetcher:
         """Fetch one feed; every failure becomes a `FetchResult` with `error` set."""
         started = time.monotonic()
         if feed.url.startswith("file://"):
-            return await asyncio.to_thread(self._read_file, feed, started)
+            return await asyncio.to_thread(read_file, feed, started, self.poll.max_bytes)
         host = urlsplit(feed.url).hostname or ""
         per_host = self._per_host.setdefault(host, asyncio.Semaphore(self.poll.per_host))
         # per host first: feeds queued behind a busy host must not hold global slots
@@ -361,26 +363,7 @@ class Fetcher:
                 break
         return b"".join(chunks), decoder.exceeded
 
-    def _read_file(self, feed: Feed, started: float) -> FetchResult:
-        path = Path(urllib.request.url2pathname(urlsplit(feed.url).path))
-        try:
-            with path.open("rb") as handle:
-                body = handle.read(self.poll.max_bytes + 1)
-        except OSError as exc:
-            return self._failed(feed, started, f"cannot read file: {exc.strerror or exc}")
-        truncated = len(body) > self.poll.max_bytes
-        return FetchResult(
-            feed,
-            status=200,
-            body=body[: self.poll.max_bytes],
-            truncated=truncated,
-            final_url=feed.url,
-            elapsed=time.monotonic() - started,
-        )
-
-    @staticmethod
-    def _failed(feed: Feed, started: float, error: str, status: int | None = None) -> FetchResult:
-        return FetchResult(feed, status=status, error=error, elapsed=time.monotonic() - started)
+    _failed = staticmethod(failed)
 
 
 async def _drain(response: httpx.Response, most: int = 65_536) -> None:

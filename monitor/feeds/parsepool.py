@@ -17,7 +17,12 @@ commit together, as ever).
 - Workers are spawned (they inherit no locks, sockets or database), ignore
   SIGINT (the parent decides when to stop), and exit by themselves if the
   parent dies, even by SIGKILL: they watch their parent's process id.
-- Workers match every parsed article; the store keeps the hits of the new ones.
+- Workers match every article of a feed never stored before (all of them are
+  new); of a feed stored before, a few articles are new, and the store matches
+  just those (matching all fifty again was work thrown away).
+- In the service the workers outlive the cycle (`ParseWorkers`, kept on the
+  Runtime): started once, with their compiled matcher, replaced when the
+  watchlists change or one dies. `poll --once` has them for its one cycle.
 - Spawned workers import the main module, so a script that runs a cycle must
   guard it with `if __name__ == "__main__":` (the CLI, pytest and the
   benchmarks do). Workers that cannot start leave the cycle reading in-process.
