@@ -5,8 +5,10 @@
 Standard library only (asyncio streams, HTTP/1.1 keep-alive), in its own
 process so its CPU is not the poller's. Prints one JSON line on stdout:
 {"feeds": [{"url", "kind"}], "control": URL}; a GET of the control URL moves
-the farm to its second generation (some feeds gain new items). Stop it with
-SIGTERM.
+the farm to its next generation (some feeds gain new items). Stop it with
+SIGTERM. For benchmarks of the running service (bench_service.py) the farm
+also keeps a log of every request (`/_log`), and serves any past generation
+of a feed again (`?gen=N`), so a baseline can replay a cycle's requests.
 
 Every feed has 50 items of realistic size (a 9–14 word title, 40–80 words of
 description with a little HTML, link, guid, date, category), about 35 KB. The
@@ -23,6 +25,9 @@ Kinds, by share of feeds (deterministic, seeded):
   hanging        2%  never answers before the client's timeout (sleeps 120 s)
   html           2%  an HTML page instead of a feed
 Generation 2: 5% of the fast and no-validators feeds publish 5 new items.
+`/_next?share=S` instead picks a share S of them (seeded by the generation)
+to publish 5 new items each; `share=0` makes a generation where nothing
+changes (the all-304 cycle).
 Feeds are spread over hosts 127.0.1.1, 127.0.1.2, ... (five feeds a host by
 default), as a real feed list spans many outlets.
 """
@@ -149,8 +154,9 @@ class FarmFeed:
     changes: bool
     bodies: dict[int, tuple[bytes, bytes, str]] = field(
         default_factory=dict
-    )  # gen -> plain, gz, etag
+    )  # version -> plain, gz, etag
     delay: float = 0.0
+    items: int = 50
 
     @property
     def path(self) -> str:
@@ -184,8 +190,9 @@ def make_item(rng: random.Random, feed: int, number: int, wire: list[tuple[str, 
 
 
 def make_body(feed: FarmFeed, generation: int, items: int, wire: list) -> tuple[bytes, bytes, str]:
+    """Version `generation` of a feed: five more items on top for every version past 1."""
     rng = random.Random(feed.index * 1000 + generation)
-    first = 5 if generation == 2 else 0  # generation 2: five new items on top
+    first = 5 * (generation - 1)
     numbers = range(items + first, first, -1)
     xml = (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
@@ -195,6 +202,13 @@ def make_body(feed: FarmFeed, generation: int, items: int, wire: list) -> tuple[
         + "</channel></rss>"
     ).encode()
     return xml, gzip.compress(xml, 6, mtime=0), hashlib.sha1(xml).hexdigest()[:16]
+
+
+def wire_stories(seed: int = 7) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    return [
+        (sentence(rng, 10, 13).capitalize(), f"https://wire.example/story/{n}") for n in range(200)
+    ]
 
 
 def build_farm(count: int, per_host: int, items: int, seed: int = 7) -> list[FarmFeed]:
@@ -207,25 +221,78 @@ def build_farm(count: int, per_host: int, items: int, seed: int = 7) -> list[Far
         kind = rng.choices([k for k, _ in KINDS], [w for _, w in KINDS])[0]
         host_no = index // per_host
         host = f"127.0.{1 + host_no // 250}.{1 + host_no % 250}"
-        feed = FarmFeed(index, kind, host, gzip=rng.random() < 0.5, changes=rng.random() < 0.05)
+        feed = FarmFeed(
+            index, kind, host, gzip=rng.random() < 0.5, changes=rng.random() < 0.05, items=items
+        )
         feed.delay = {"slow": rng.uniform(2, 5), "hanging": 120.0}.get(kind, 0.0)
         if kind != "html":
-            feed.bodies[1] = make_body(feed, 1, items, wire)
-            feed.bodies[2] = make_body(feed, 2, items, wire) if feed.changes else feed.bodies[1]
+            feed.bodies[1] = make_body(feed, 1, items, wire)  # later versions: when asked
         feeds.append(feed)
     return feeds
 
 
 class Farm:
-    def __init__(self, feeds: list[FarmFeed]) -> None:
+    def __init__(self, feeds: list[FarmFeed], wire: list | None = None) -> None:
+        self.feeds = feeds
         self.by_path = {(f.host, f.path): f for f in feeds}
+        self.wire = wire or []
         self.generation = 1
+        # generation -> feed index -> version of its body (1 until it changes)
+        self.versions: list[dict[int, int]] = [{}, {f.index: 1 for f in feeds}]
+        self.log: list[dict] = []  # every request: for bench_service.py's replays
+        self.connections = 0  # TCP connections accepted: is keep-alive working?
 
-    def answer(self, host: str, path: str, headers: dict[str, str]):
+    def next_generation(self, share: float | None) -> None:
+        """Default: bench_feeds.py's generation 2. With `share`: that share of the feeds
+        with a body publish five new items (deterministic: seeded by the generation)."""
+        self.generation += 1
+        versions = dict(self.versions[-1])
+        movable = [f for f in self.feeds if f.kind in ("fast", "no-validators")]
+        if share is None:
+            chosen = [f for f in movable if f.changes]
+        else:
+            chosen = random.Random(self.generation).sample(movable, round(share * len(movable)))
+        for feed in chosen:
+            versions[feed.index] += 1
+        self.versions.append(versions)
+
+    def body(self, feed: FarmFeed, generation: int) -> tuple[bytes, bytes, str]:
+        version = self.versions[generation][feed.index]
+        if version not in feed.bodies:
+            feed.bodies[version] = make_body(feed, version, feed.items, self.wire)
+        return feed.bodies[version]
+
+    def answer(self, host: str, target: str, headers: dict[str, str]):
         """(status, headers, body, delay) for one request."""
+        path, _, query = target.partition("?")
+        params = dict(p.partition("=")[::2] for p in query.split("&") if p)
         if path == "/_next":
-            self.generation = 2
-            return 200, {"Content-Type": "text/plain"}, b"generation 2\n", 0.0
+            self.next_generation(float(params["share"]) if "share" in params else None)
+            text = f"generation {self.generation}\n".encode()
+            return 200, {"Content-Type": "text/plain"}, text, 0.0
+        if path == "/_log":
+            return 200, {"Content-Type": "application/json"}, json.dumps(self.log).encode(), 0.0
+        if path == "/_stats":
+            stats = {"connections": self.connections, "requests": len(self.log)}
+            return 200, {"Content-Type": "application/json"}, json.dumps(stats).encode(), 0.0
+        feed = self.by_path.get((host, path))
+        generation = int(params.get("gen", self.generation))
+        if feed is not None and "gen" not in params:
+            changed = (
+                feed.kind in ("fast", "no-validators")
+                and generation > 1
+                and self.versions[generation][feed.index]
+                != self.versions[generation - 1][feed.index]
+            )
+            self.log.append(
+                {
+                    "host": host,
+                    "path": path,
+                    "generation": generation,
+                    "if_none_match": headers.get("if-none-match"),
+                    "changed": changed or generation == 1,
+                }
+            )
         feed = self.by_path.get((host, path))
         if feed is None:
             return 404, {"Content-Type": "text/plain"}, b"not found\n", 0.0
@@ -233,7 +300,7 @@ class Farm:
             return 500, {"Content-Type": "text/html"}, b"<h1>Internal Server Error</h1>", 0.0
         if feed.kind == "html":
             return 200, {"Content-Type": "text/html; charset=utf-8"}, HTML_PAGE, 0.0
-        plain, gz, etag = feed.bodies[self.generation]
+        plain, gz, etag = self.body(feed, generation)
         extra = {"Content-Type": "application/rss+xml; charset=utf-8"}
         if feed.kind != "no-validators":
             extra["ETag"] = f'"{etag}"'
@@ -247,6 +314,7 @@ class Farm:
 
 
 async def serve_connection(farm: Farm, host: str, reader, writer) -> None:
+    farm.connections += 1
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -275,7 +343,7 @@ async def serve_connection(farm: Farm, host: str, reader, writer) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     feeds = build_farm(args.feeds, args.feeds_per_host, args.items)
-    farm = Farm(feeds)
+    farm = Farm(feeds, wire_stories())
     hosts = sorted({f.host for f in feeds} | {"127.0.0.1"})
     servers = {}
     port = 0

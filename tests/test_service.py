@@ -35,12 +35,13 @@ def hit_topics(db: Path) -> set[tuple[str, str]]:
     return {(r["article_id"], r["topic"]) for r in query(db, "SELECT article_id, topic FROM hits")}
 
 
-def start_worker(tmp_path: Path, feed_url: str, watchlists: Path) -> subprocess.Popen:
+def start_worker(tmp_path: Path, feed_url: str | list[str], watchlists: Path) -> subprocess.Popen:
+    urls = [feed_url] if isinstance(feed_url, str) else feed_url
     config = tmp_path / "config.toml"
     config.write_text(
         f'[storage]\npath = "monitor.db"\n[watchlists]\npath = "{watchlists.as_posix()}"\n'
         "[poll]\ninterval_seconds = 1\njitter_seconds = 0\ntimeout_seconds = 2\n"
-        f'[[feeds]]\nurl = "{feed_url}"\n',
+        + "".join(f'[[feeds]]\nurl = "{url}"\n' for url in urls),
         encoding="utf-8",
     )
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
@@ -105,3 +106,40 @@ def test_run_polls_reloads_survives_broken_watchlist_and_stops_on_sigterm(tmp_pa
             _, err = worker.communicate(timeout=10)
     assert "watchlist reload rejected" in err and "sample.toml:1" in err
     assert "Traceback" not in err
+
+
+def test_parse_workers_live_across_cycles_and_stop_on_sigterm(tmp_path):
+    """Twenty feeds never polled start the workers at once; they stay for the next
+    cycles (the same processes) and are gone when the service exits on SIGTERM."""
+    from test_parsepool import children_of, running
+
+    watchlists = tmp_path / "watchlists"
+    watchlists.mkdir()
+    (watchlists / "sample.toml").write_text(SAMPLE_WATCHLIST, encoding="utf-8")
+    db = tmp_path / "monitor.db"
+    with FeedServer() as server:
+        urls = [
+            server.set(
+                f"/f{i}.xml",
+                Route(
+                    body=rss([{"title": f"Story {i} on Sheinbaum", "link": f"https://e.org/{i}"}])
+                ),
+            )
+            for i in range(20)
+        ]
+        worker = start_worker(tmp_path, urls, watchlists)
+        try:
+            assert wait_until(lambda: len(cycles(db)) >= 1), "no cycle"
+            pids = children_of(worker.pid)
+            assert pids, "no parse workers"
+            assert wait_until(lambda: len(cycles(db)) >= 3), "the worker did not poll again"
+            assert pids <= children_of(worker.pid), "the workers were replaced between cycles"
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=10) == 0
+            assert wait_until(lambda: not any(running(pid) for pid in pids), 5)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            _, err = worker.communicate(timeout=10)
+    assert "Traceback" not in err
+    assert err.count("starting 2 parse workers") + err.count("starting 1 parse workers") == 1

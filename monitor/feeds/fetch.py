@@ -16,20 +16,18 @@ hop at a time, so that `netpolicy` vets each hop before it is requested: a
 public feed may not hand us over to an internal address. A 429 or 503 with
 Retry-After carries the server's wish on to the feed's next attempt. Whatever
 goes wrong, `fetch` returns a `FetchResult` with `error` set and never raises:
-one feed never ends a cycle.
+one feed never ends a cycle. Idle connections are kept, a few per host
+(`HostPools`), for the next feeds on that host and, in the service (one
+`Connections` for its life), for the next cycles.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import logging
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -39,12 +37,16 @@ from monitor.core.errors import FetchError
 from monitor.core.models import Feed, FetchResult
 from monitor.core.netpolicy import AddressPolicy
 from monitor.feeds import compat
+from monitor.feeds.backlog import Backlog, take_ready
 from monitor.feeds.contentcoding import ACCEPT_ENCODING, BodyDecoder
+from monitor.feeds.filefeed import failed, open_files_limit, read_file
+from monitor.feeds.retryafter import retry_after_seconds
 
 log = logging.getLogger(__name__)
 Then = Callable[[FetchResult], Awaitable]
 SLOW_REQUEST_SECONDS = 1.0
 BACKLOG_BUDGET_BYTES = 16 * 2**20  # bodies fetched and not stored yet, at most (about)
+MAX_KEPT_HOSTS = 512  # hosts whose idle connections are kept, at most `per_host` each
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 compat.install()  # httpcore's sniffio lookup, among our library adaptations
@@ -55,83 +57,95 @@ ACCEPT = (
 )
 
 
-async def _take_ready(ready: asyncio.Queue, most: int, linger: float) -> list:
-    """The next item, and those ready with it or within `linger` seconds: at most `most`."""
-    batch = [await ready.get()]
-    until = time.monotonic() + linger
-    while len(batch) < most:
-        if not ready.empty():
-            batch.append(ready.get_nowait())
-            continue
-        wait = until - time.monotonic()
-        if wait <= 0:
-            break
-        try:
-            batch.append(await asyncio.wait_for(ready.get(), wait))
-        except TimeoutError:
-            break
-    return batch
+class HostPools(httpx.AsyncBaseTransport):
+    """A small connection pool per host, kept alive across feeds and cycles.
 
-
-class Backlog:
-    """Bytes fetched and not stored yet: fetching runs ahead of parsing and storing,
-    up to a budget.
-
-    Fetching waits on servers; parsing and storing wait on the CPU. If a request
-    only started once the body before it had been dealt with, a dead server late
-    in the list would start its timeout late and hold the whole cycle up. So
-    requests start as fast as servers answer, but none starts while the bodies
-    fetched and not yet stored add up to `budget` bytes (downloads in flight come
-    on top: at most `max_concurrency` of them). Their parsed articles wait with
-    them, so this bounds the cycle's memory too.
+    Real feeds are TLS, and a feed list often shares hosts (a dozen of the example
+    config's feeds are on news.google.com): a new handshake per request is costly, so
+    idle connections are kept, `per_host` at most for each host. Not in one big pool:
+    httpcore's pool scans all its connections, quadratically, at every request and
+    response, which at 400 hosts cost more than the connections saved. Hosts beyond
+    `max_hosts` close the least recently used host's connections (file descriptors).
     """
 
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.size = 0
-        self._shrunk = asyncio.Event()
-
-    async def room(self) -> None:
-        while self.size >= self.budget:
-            self._shrunk.clear()
-            await self._shrunk.wait()
-
-    def add(self, size: int) -> None:
-        self.size += size
-
-    def remove(self, size: int) -> None:
-        self.size -= size
-        self._shrunk.set()  # every waiter looks again
-
-
-class Fetcher:
-    """One shared AsyncClient for a cycle (connection reuse), with per-host limits."""
-
-    def __init__(self, poll: PollConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.poll = poll
-        self._global = asyncio.Semaphore(poll.max_concurrency)
-        self._per_host: dict[str, asyncio.Semaphore] = {}
-        self._backlog = Backlog(BACKLOG_BUDGET_BYTES)
-        self._policy = AddressPolicy(poll.internal_networks)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(poll.timeout_seconds),
-            # redirects are followed by _open, which vets every hop first
+    def __init__(self, poll: PollConfig, keepalive_seconds: float, max_hosts: int) -> None:
+        self._limits = httpx.Limits(
             # our semaphores decide what starts; a connection cap here would keep the slow
             # lane's sockets from being counted out and stall everyone behind them
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=poll.per_host),
+            max_connections=None,
+            max_keepalive_connections=poll.per_host,
+            keepalive_expiry=keepalive_seconds,
+        )
+        self._ssl = httpx.create_ssl_context()  # loading the CA bundle once, not per host
+        self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
+        self._max_hosts = max_hosts
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        origin = (request.url.raw_scheme, request.url.raw_host, request.url.port)
+        pool = self._pools.pop(origin, None)  # re-inserted last: the most recently used
+        if pool is None:
+            pool = httpx.AsyncHTTPTransport(verify=self._ssl, limits=self._limits)
+            if len(self._pools) >= self._max_hosts:
+                oldest = next(iter(self._pools))
+                await self._pools.pop(oldest).aclose()
+        self._pools[origin] = pool
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+
+class Connections:
+    """The service's one HTTP client: connections outlive the cycle (`monitor run`)."""
+
+    def __init__(self, poll: PollConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        # an idle connection is worth keeping until the next cycle (a first cycle may take
+        # longer than the interval), if the server agrees; kept sockets use at most half of
+        # the file descriptors this process may open
+        keepalive = 2 * poll.interval_seconds + poll.jitter_seconds + poll.timeout_seconds
+        hosts = min(MAX_KEPT_HOSTS, max(16, open_files_limit() // 2 // poll.per_host))
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(poll.timeout_seconds),
+            # redirects are followed by _open, which vets every hop first
             headers={
                 "User-Agent": poll.user_agent,
                 "Accept": ACCEPT,
                 "Accept-Encoding": ACCEPT_ENCODING,
             },
-            transport=transport,
+            transport=transport or HostPools(poll, keepalive, hosts),
         )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class Fetcher:
+    """One cycle's fetching, with per-host limits, on shared `Connections` (connection
+    reuse), its own when none are given (closed with the Fetcher)."""
+
+    def __init__(
+        self,
+        poll: PollConfig,
+        transport: httpx.AsyncBaseTransport | None = None,
+        connections: Connections | None = None,
+    ) -> None:
+        self.poll = poll
+        self._global = asyncio.Semaphore(poll.max_concurrency)
+        self._per_host: dict[str, asyncio.Semaphore] = {}
+        self._backlog = Backlog(BACKLOG_BUDGET_BYTES)
+        self._policy = AddressPolicy(poll.internal_networks)
+        self._own = connections is None
+        self._connections = connections or Connections(poll, transport)
+        self._client = self._connections.client
 
     async def __aenter__(self) -> Fetcher:
         return self
 
     async def __aexit__(self, *exc_info) -> None:
-        await self._client.aclose()
+        if self._own:
+            await self._connections.aclose()
 
     async def fetch_batches(
         self, feeds: Sequence[Feed], then: Then | None = None, most: int = 1, linger: float = 0.0
@@ -163,7 +177,7 @@ class Fetcher:
         left = len(tasks)
         try:
             while left:
-                batch = await _take_ready(ready, min(most, left), linger)
+                batch = await take_ready(ready, min(most, left), linger)
                 left -= len(batch)
                 try:
                     for _, _, error in batch:
@@ -180,7 +194,7 @@ class Fetcher:
         """Fetch one feed; every failure becomes a `FetchResult` with `error` set."""
         started = time.monotonic()
         if feed.url.startswith("file://"):
-            return await asyncio.to_thread(self._read_file, feed, started)
+            return await asyncio.to_thread(read_file, feed, started, self.poll.max_bytes)
         host = urlsplit(feed.url).hostname or ""
         per_host = self._per_host.setdefault(host, asyncio.Semaphore(self.poll.per_host))
         # per host first: feeds queued behind a busy host must not hold global slots
@@ -249,6 +263,8 @@ class Fetcher:
             headers["If-Modified-Since"] = feed.last_modified
         response = await self._open(feed, headers)
         try:
+            if response.status_code == 304 or response.status_code >= 400:
+                await _drain(response)  # so that its connection is kept for the next request
             if response.status_code == 304:
                 return FetchResult(
                     feed,
@@ -297,10 +313,11 @@ class Fetcher:
         request = self._client.build_request("GET", feed.url, headers=headers)
         public_seen = False
         for hop in range(self.poll.max_redirects + 1):
-            response = await self._client.send(request, stream=True)
+            response = await self._send(request)
             target = response.next_request
             if target is None:
                 return response
+            await _drain(response)
             await response.aclose()
             if hop == self.poll.max_redirects:
                 break
@@ -314,6 +331,16 @@ class Fetcher:
             request = target
         raise httpx.TooManyRedirects(f"more than {self.poll.max_redirects} redirects")
 
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send once more if a kept-alive connection turns out closed by the server: it
+        may hang up an idle connection just as we reuse it (a GET is safe to repeat)."""
+        try:
+            return await self._client.send(request, stream=True)
+        except httpx.RemoteProtocolError as exc:
+            if not str(exc).startswith("Server disconnected"):
+                raise
+            return await self._client.send(request, stream=True)
+
     async def _read_limited(self, response: httpx.Response) -> tuple[bytes, bool]:
         """The decoded body, at most `max_bytes` of it, and whether it was cut off."""
         decoder = BodyDecoder(
@@ -326,42 +353,18 @@ class Fetcher:
                 break
         return b"".join(chunks), decoder.exceeded
 
-    def _read_file(self, feed: Feed, started: float) -> FetchResult:
-        path = Path(urllib.request.url2pathname(urlsplit(feed.url).path))
-        try:
-            with path.open("rb") as handle:
-                body = handle.read(self.poll.max_bytes + 1)
-        except OSError as exc:
-            return self._failed(feed, started, f"cannot read file: {exc.strerror or exc}")
-        truncated = len(body) > self.poll.max_bytes
-        return FetchResult(
-            feed,
-            status=200,
-            body=body[: self.poll.max_bytes],
-            truncated=truncated,
-            final_url=feed.url,
-            elapsed=time.monotonic() - started,
-        )
-
-    @staticmethod
-    def _failed(feed: Feed, started: float, error: str, status: int | None = None) -> FetchResult:
-        return FetchResult(feed, status=status, error=error, elapsed=time.monotonic() - started)
+    _failed = staticmethod(failed)
 
 
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP-date (RFC 9110 10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+async def _drain(response: httpx.Response, most: int = 65_536) -> None:
+    """Read a short body to its end: httpcore keeps a connection only once its response
+    was read to the end, a 304's empty one too (unread, every 304 cost a new connection)."""
+    read = 0
+    with contextlib.suppress(httpx.HTTPError):  # the answer stands; the connection closes
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read > most:  # not worth it: this connection closes
+                return
 
 
 def _host(url: httpx.URL) -> str:

@@ -17,7 +17,12 @@ commit together, as ever).
 - Workers are spawned (they inherit no locks, sockets or database), ignore
   SIGINT (the parent decides when to stop), and exit by themselves if the
   parent dies, even by SIGKILL: they watch their parent's process id.
-- Workers match every parsed article; the store keeps the hits of the new ones.
+- Workers match every article of a feed never stored before (all of them are
+  new); of a feed stored before, a few articles are new, and the store matches
+  just those (matching all fifty again was work thrown away).
+- In the service the workers outlive the cycle (`ParseWorkers`, kept on the
+  Runtime): started once, with their compiled matcher, replaced when the
+  watchlists change or one dies. `poll --once` has them for its one cycle.
 - Spawned workers import the main module, so a script that runs a cycle must
   guard it with `if __name__ == "__main__":` (the CLI, pytest and the
   benchmarks do). Workers that cannot start leave the cycle reading in-process.
@@ -35,6 +40,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -96,8 +102,75 @@ def auto_workers(configured: int) -> int:
     return configured or min(os.cpu_count() or 1, MAX_AUTO_WORKERS)
 
 
+class ParseWorkers:
+    """Parse worker processes that outlive a cycle (`monitor run` keeps one for its life).
+
+    Starting a worker costs imports and compiling the matcher, 0.5 s of CPU or more, and
+    a steady cycle parses a few feeds: paid every cycle, that start-up was most of the
+    cycle's cost. So they start at the first feed that needs them and stay, with their
+    compiled matcher, until the watchlists change (they are replaced then, and the new
+    ones compile the new set), one dies (replaced at the next feed), or `close()`.
+    """
+
+    def __init__(self, workers: int, limits: FieldLimits = DEFAULT_LIMITS) -> None:
+        self.workers = workers
+        self.limits = limits
+        self.watchlists: list[Watchlist] = []
+        self.starts = 0  # how many times workers were started: once, in a steady service
+        self.worked = False  # some worker has read a feed: they can run here
+        self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._executor is not None
+
+    def use(self, watchlists: Sequence[Watchlist]) -> None:
+        """Match with these watchlists from now on: workers compiled for others go."""
+        if list(watchlists) != self.watchlists:
+            self.close()
+            self.watchlists = list(watchlists)
+
+    def pids(self) -> list[int]:
+        """The workers' process ids (for tests and benchmarks)."""
+        processes = getattr(self._executor, "_processes", None) or {}
+        return sorted(processes)
+
+    async def read(
+        self, result: FetchResult, now: datetime, match: bool
+    ) -> tuple[ParsedFeed, tuple[Hit, ...] | None]:
+        """`_read_in_worker` on a worker. Workers found dead before the feed was handed
+        over (killed while idle between cycles) are replaced and the feed sent again."""
+        loop = asyncio.get_running_loop()
+        try:
+            future = self._start().submit(_read_in_worker, result, now, match)
+        except BrokenProcessPool:
+            self.close()
+            future = self._start().submit(_read_in_worker, result, now, match)
+        outcome = await asyncio.wrap_future(future, loop=loop)
+        self.worked = True
+        return outcome
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            log.info("starting %d parse workers", self.workers)
+            self.starts += 1
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self.watchlists, self.limits, os.getpid()),
+            )
+        return self._executor
+
+
 class ParsePool:
-    """`await pool.read(result, now)` for every fetched result; one pool per cycle."""
+    """`await pool.read(result, now)` for every fetched result; one pool per cycle,
+    on long-lived `ParseWorkers` when given (else its own, closed with the pool)."""
 
     def __init__(
         self,
@@ -105,14 +178,16 @@ class ParsePool:
         watchlists: Sequence[Watchlist],
         inline_budget: float | None = None,
         limits: FieldLimits = DEFAULT_LIMITS,
+        shared: ParseWorkers | None = None,
     ) -> None:
-        self.workers = workers
-        self.watchlists = list(watchlists)
         self.limits = limits
+        self._own = shared is None
+        self._workers = shared or ParseWorkers(workers, limits)
+        self._workers.use(watchlists)
         self.inline_budget = INLINE_BUDGET_SECONDS if inline_budget is None else inline_budget
+        if self._workers.running:  # already started: reading inline would only stall the loop
+            self.inline_budget = 0.0
         self._inline_cpu = 0.0
-        self._completed = 0
-        self._executor: ProcessPoolExecutor | None = None
 
     async def __aenter__(self) -> ParsePool:
         return self
@@ -121,9 +196,8 @@ class ParsePool:
         self.close()
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        if self._own:
+            self._workers.close()
 
     async def read(self, result: FetchResult, now: datetime) -> ReadFeed:
         if self._inline_cpu < self.inline_budget or result.error or result.not_modified:
@@ -134,20 +208,21 @@ class ParsePool:
         digest = content_hash(result.body)
         if digest == result.feed.content_hash:
             return ReadFeed(replace(result, body=b""), content_hash=digest, unchanged=True)
+        # a feed stored before has a few new articles among many seen ones: the store
+        # matches just the new ones; a new feed's are all new, matched here in parallel
+        match = not result.feed.polled
         try:
-            loop = asyncio.get_running_loop()
-            parsed, hits = await loop.run_in_executor(self._start(), _read_in_worker, result, now)
+            parsed, hits = await self._workers.read(result, now, match)
         except Exception as exc:
             return self._read_after_failure(result, now, exc)
-        self._completed += 1
         return ReadFeed(replace(result, body=b""), parsed, hits, digest)
 
     def _read_after_failure(self, result: FetchResult, now: datetime, exc: Exception) -> ReadFeed:
         """Workers that never worked (they cannot start here): read in-process from now on.
         Workers that worked, then died on this feed (killed, out of memory): the feed fails
         and the next one gets fresh workers."""
-        self.close()
-        if not self._completed:
+        self._workers.close()
+        if not self._workers.worked:
             log.warning("parse workers unavailable, reading in-process: %r", exc)
             self.inline_budget = float("inf")
             return read_inline(result, now, self.limits)
@@ -156,17 +231,6 @@ class ParsePool:
         return ReadFeed(
             replace(result, body=b""), ParsedFeed(result.feed.url, None, (), error=error)
         )
-
-    def _start(self) -> ProcessPoolExecutor:
-        if self._executor is None:
-            log.info("starting %d parse workers", self.workers)
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(self.watchlists, self.limits, os.getpid()),
-            )
-        return self._executor
 
 
 # -- in the worker processes ----------------------------------------------------------------
@@ -188,9 +252,14 @@ def _exit_with_parent(parent_pid: int) -> None:
     os._exit(0)
 
 
-def _read_in_worker(result: FetchResult, now: datetime) -> tuple[ParsedFeed, tuple[Hit, ...]]:
-    """parse | match, and fold the titles for the store's deduplication while here."""
+def _read_in_worker(
+    result: FetchResult, now: datetime, match: bool = True
+) -> tuple[ParsedFeed, tuple[Hit, ...] | None]:
+    """parse | match, and fold the titles for the store's deduplication while here.
+    Without `match`, no hits (None): the store matches the articles that are new."""
     parsed = parse_feed(result, now, source_name=result.feed.name, limits=_limits)
     parsed = replace(parsed, title_keys=tuple(title_key(a.title) for a in parsed.articles))
+    if not match:
+        return parsed, None
     matcher = _matcher or Matcher([])
     return parsed, tuple(hit for article in parsed.articles for hit in matcher.match(article))

@@ -118,9 +118,13 @@ async def _fetch_and_store(
         workers = auto_workers(poll.parse_workers)
         with ThreadPoolExecutor(1, thread_name_prefix="store") as writer:
             async with (
-                Fetcher(poll) as fetcher,
+                Fetcher(poll, connections=rt.connections) as fetcher,
                 ParsePool(
-                    workers, rt.library.watchlists, inline_budget_for(feeds), poll.field_limits
+                    workers,
+                    rt.library.watchlists,
+                    inline_budget_for(feeds),
+                    poll.field_limits,
+                    shared=rt.workers,
                 ) as pool,
             ):
                 batches = fetcher.fetch_batches(

@@ -17,6 +17,8 @@ from monitor.core.stop import StopSignal
 from monitor.core.timeutil import utcnow
 from monitor.delivery.console import ConsoleSink
 from monitor.delivery.drain import DrainReport, DrainState, Sink, sender_name
+from monitor.feeds.fetch import Connections
+from monitor.feeds.parsepool import ParseWorkers
 from monitor.matching.library import WatchlistLibrary
 from monitor.storage import Store
 from monitor.storage.factory import open_existing_store as open_existing_store  # for the CLI
@@ -39,6 +41,10 @@ class Runtime:
     # re-plans that chat's digest); set by scheduler.build_scheduler
     chat_changed: Callable[[str], None] = lambda chat_id: None
     stopping: StopSignal = field(default_factory=lambda: StopSignal())  # SIGTERM/SIGINT
+    # what outlives a cycle in the service (`service_resources`): the parse workers with
+    # their compiled matcher, and kept-alive HTTP connections. None: per cycle (poll --once)
+    workers: ParseWorkers | None = None
+    connections: Connections | None = None
     # names this process in feed leases and `workers` (several workers on PostgreSQL)
     worker_id: str = field(default_factory=sender_name)
     # called once when this worker becomes the one that runs the bot (set by `monitor run`)

@@ -30,6 +30,7 @@ from monitor.pipeline.cycle import deliver, poll_cycle
 from monitor.pipeline.digestjob import queue_digest
 from monitor.pipeline.housekeeping import run_housekeeping
 from monitor.pipeline.runtime import Runtime
+from monitor.pipeline.service import service_resources
 from monitor.pipeline.workers import beat, heartbeat_seconds, register, shared_store, unregister
 
 log = logging.getLogger(__name__)
@@ -225,24 +226,25 @@ async def run_until_stopped(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     register(rt)
-    scheduler = build_scheduler(rt)
-    scheduler.start()
-    if extra_start:
-        await extra_start()
-    log.info(
-        "worker started interval=%ds feeds=%d",
-        rt.config.poll.interval_seconds,
-        len(rt.store.feeds_due(rt.clock())),
-    )
-    try:
-        await stop.wait()
-    finally:
-        log.info("stopping: waiting for the job in flight")
-        rt.stopping.set()  # a poll cycle in flight stops after the feed it is storing
-        async with rt.lock:  # ... and records itself; shutdown() would cancel it mid-way
-            pass
-        scheduler.shutdown(wait=False)
-        if extra_stop:
-            await extra_stop()
-        await asyncio.to_thread(unregister, rt)
-        log.info("stopped")
+    async with service_resources(rt):  # parse workers and connections kept across cycles
+        scheduler = build_scheduler(rt)
+        scheduler.start()
+        if extra_start:
+            await extra_start()
+        log.info(
+            "worker started interval=%ds feeds=%d",
+            rt.config.poll.interval_seconds,
+            len(rt.store.feeds_due(rt.clock())),
+        )
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping: waiting for the job in flight")
+            rt.stopping.set()  # a poll cycle in flight stops after the feed it is storing
+            async with rt.lock:  # ... and records itself; shutdown() would cancel it mid-way
+                pass
+            scheduler.shutdown(wait=False)
+            if extra_stop:
+                await extra_stop()
+            await asyncio.to_thread(unregister, rt)
+    log.info("stopped")  # the workers and connections are closed too

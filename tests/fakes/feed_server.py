@@ -82,6 +82,7 @@ class RequestLog:
     status: int  # the status sent (or about to be sent, for a delayed request)
     method: str = "GET"
     route: str | None = None  # the key of the route that answered, None for a 404
+    client_port: int = 0  # the client's side of the TCP connection: one per connection
 
 
 def http_date(timestamp: float | None = None) -> str:
@@ -168,7 +169,11 @@ class _Handler(BaseHTTPRequestHandler):
                     body = gzip_module.compress(body, mtime=0)
                     extra["Content-Encoding"] = "gzip"
 
-        owner._log(RequestLog(self.path, headers, arrived, status, self.command, key))
+        owner._log(
+            RequestLog(
+                self.path, headers, arrived, status, self.command, key, self.client_address[1]
+            )
+        )
         if route is not None and route.delay > 0 and owner._stopping.wait(route.delay):
             self.close_connection = True  # server is stopping: drop the request unanswered
             return
