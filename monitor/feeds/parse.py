@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
+from feedparser.util import FeedParserDict
 
 from monitor.core.models import Article, FetchResult, FieldLimits, ParsedFeed
 from monitor.feeds import compat
@@ -140,7 +141,7 @@ def parse_feed(
     return ParsedFeed(feed_url, channel_title, tuple(articles), warning=warning, skipped=skipped)
 
 
-def _parse(body: bytes, content_type: str | None):
+def _parse(body: bytes, content_type: str | None) -> FeedParserDict:
     # Markup is reduced to plain text by htmltext.py (which drops script and style), so
     # feedparser's HTML sanitiser and URI resolution would only double the parse time.
     headers = {"content-type": content_type} if content_type else {}
@@ -150,7 +151,7 @@ def _parse(body: bytes, content_type: str | None):
 
 
 def _articles(
-    entries,
+    entries: list[FeedParserDict],
     feed_url: str,
     source: str,
     lang: str | None,
@@ -177,7 +178,7 @@ def _articles(
     return articles, skipped
 
 
-def _bozo_message(parsed, body: bytes, content_type: str | None) -> str | None:
+def _bozo_message(parsed: FeedParserDict, body: bytes, content_type: str | None) -> str | None:
     if not parsed.get("bozo"):
         return None
     head = body[:512].lstrip().lower()
@@ -192,7 +193,7 @@ def _bozo_message(parsed, body: bytes, content_type: str | None) -> str | None:
 
 
 def _article(
-    entry,
+    entry: FeedParserDict,
     feed_url: str,
     source: str,
     lang: str | None,
@@ -245,7 +246,7 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _title_and_source(
-    entry, title: str, link: str, source: str, channel_title: str | None
+    entry: FeedParserDict, title: str, link: str, source: str, channel_title: str | None
 ) -> tuple[str, str]:
     """Drop a trailing " - Outlet" that names the item's <source>, or the feed itself.
 
@@ -259,7 +260,7 @@ def _title_and_source(
     return stripped, outlet or source
 
 
-def _text(entry, key: str) -> str:
+def _text(entry: FeedParserDict, key: str) -> str:
     detail = entry.get(f"{key}_detail") or {}
     return _clean(entry.get(key, ""), detail.get("type"))
 
@@ -271,7 +272,7 @@ def _clean(value: str, content_type: str | None) -> str:
     return html_to_text(value)
 
 
-def _published(entry) -> datetime | None:
+def _published(entry: FeedParserDict) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = dict.get(entry, key)  # not FeedParserDict's deprecated updated->published alias
         if value:

@@ -192,7 +192,7 @@ class ParsePool:
     async def __aenter__(self) -> ParsePool:
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
