@@ -100,6 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="exit 1 when polling is stale or the outbox is stuck"
     )
 
+    migrate = with_config(
+        sub.add_parser(
+            "migrate",
+            help="show and apply pending schema migrations",
+        )
+    )
+    migrate.add_argument(
+        "--dry-run",
+        "--list",
+        dest="dry_run",
+        action="store_true",
+        help="only show the applied and pending migrations",
+    )
+
     feedcmd.add_parser(sub, with_config)
 
     demo = sub.add_parser(

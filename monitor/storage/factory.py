@@ -16,7 +16,7 @@ def open_store(config: Config, migrate: bool = True) -> Store:
         from monitor.storage.postgres import PgStore  # psycopg loads only when asked for
 
         return PgStore(storage.url, busy_timeout=storage.busy_timeout_seconds, migrate=migrate)
-    return Store(storage.path, busy_timeout=storage.busy_timeout_seconds)
+    return Store(storage.path, busy_timeout=storage.busy_timeout_seconds, migrate=migrate)
 
 
 def open_existing_store(config: Config) -> Store:

@@ -160,3 +160,11 @@ class StatusCounts(TypedDict):
     outbox_failed: int
     outbox_oldest_pending: str | None
     subscribers: int
+
+
+class MigrationRow(TypedDict):
+    """A migration of the backend's schema: its name, and when it was applied (None:
+    pending), in the order they apply (`monitor migrate`)."""
+
+    name: str
+    applied_at: str | None

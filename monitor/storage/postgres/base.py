@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from monitor.core.errors import DatabaseBusy, StoreError
 from monitor.storage.base import Record, StorageBase
+from monitor.storage.records import MigrationRow
 
 try:  # an optional dependency: SQLite users never need it
     import psycopg
@@ -129,6 +130,8 @@ class _PgDatabase:
 class PgBase(StorageBase):
     """The PostgreSQL database behind `[storage] url`, opened and migrated."""
 
+    backend = "PostgreSQL"
+
     def __init__(
         self, url: str, busy_timeout: float = 30, pool_size: int = 8, migrate: bool = True
     ) -> None:
@@ -168,6 +171,22 @@ class PgBase(StorageBase):
             except BaseException:
                 self.close()
                 raise
+
+    def schema_migrations(self) -> list[MigrationRow]:
+        """Applied ones first, in the order they were applied, then the pending ones."""
+        from monitor.storage.postgres import schema
+
+        rows: list[MigrationRow] = [
+            {"name": r["name"], "applied_at": r["applied_at"]}
+            for r in schema.applied_migrations(self)
+        ]
+        return rows + [{"name": n, "applied_at": None} for n in schema.pending_migrations(self)]
+
+    def apply_migrations(self) -> list[str]:
+        """Apply the pending migrations (workers starting at once take turns); their names."""
+        from monitor.storage.postgres import schema
+
+        return schema.apply_migrations(self)
 
     @property
     def db(self) -> Any:  # the shared mixins' `db`, on PostgreSQL
