@@ -60,6 +60,21 @@ def test_sqlite_lists_pending_applies_them_then_says_up_to_date(tmp_path):
     assert f"up to date: {len(SQLITE_NAMES)} migrations applied" in again.stdout
 
 
+def test_bad_input_exits_2_with_one_line(tmp_path):
+    config = write_config(tmp_path, 'path = "monitor.db"')
+    wrong_url = run_monitor("migrate", "--to", "mysql://x/y", "--config", str(config), cwd=tmp_path)
+    assert wrong_url.returncode == 2 and "postgresql://" in wrong_url.stderr
+    assert "Traceback" not in wrong_url.stderr
+    no_source = run_monitor(
+        "migrate", "--to", "postgresql://u@/db", "--config", str(config), cwd=tmp_path
+    )
+    assert no_source.returncode == 2 and "no SQLite database to copy" in no_source.stderr
+    both = run_monitor(
+        "migrate", "--dry-run", "--to", "postgresql://u@/db", "--config", str(config), cwd=tmp_path
+    )
+    assert both.returncode == 2 and "not allowed with" in both.stderr
+
+
 def test_postgres_lists_pending_applies_them_then_says_up_to_date(pg_server, tmp_path):
     from monitor.storage.postgres.schema import MIGRATIONS
 

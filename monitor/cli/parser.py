@@ -103,15 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = with_config(
         sub.add_parser(
             "migrate",
-            help="show and apply pending schema migrations",
+            help="show and apply pending schema migrations, or copy SQLite into PostgreSQL",
         )
     )
-    migrate.add_argument(
+    only = migrate.add_mutually_exclusive_group()
+    only.add_argument(
         "--dry-run",
         "--list",
         dest="dry_run",
         action="store_true",
         help="only show the applied and pending migrations",
+    )
+    only.add_argument(
+        "--to",
+        metavar="URL",
+        help="copy the SQLite database ([storage] path) into this empty PostgreSQL database",
     )
 
     feedcmd.add_parser(sub, with_config)

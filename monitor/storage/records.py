@@ -168,3 +168,12 @@ class MigrationRow(TypedDict):
 
     name: str
     applied_at: str | None
+
+
+class CopyReport(TypedDict):
+    """What `monitor migrate --to` copied: rows per table, the next id of every serial
+    column, and the articles the search index now holds."""
+
+    tables: dict[str, int]
+    next_ids: dict[str, int]  # "hits.id" -> the id the next hit gets
+    indexed: int
