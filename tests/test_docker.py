@@ -47,3 +47,24 @@ def test_the_build_context_leaves_out_the_venv_and_the_env_file_is_optional():
     assert {".venv", ".git", "data", ".env", "config.toml"} <= set(ignored)
     compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
     assert "required: false" in compose
+
+
+def test_the_postgres_compose_file_adds_a_server_and_two_workers_and_no_secret():
+    """docker-compose.postgres.yml (docs/deploy.md) goes on top of docker-compose.yml,
+    which stays a one-worker SQLite deployment."""
+    base = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "postgres" not in base and "replicas" not in base
+    over = (ROOT / "docker-compose.postgres.yml").read_text(encoding="utf-8")
+    assert re.search(r"^  postgres:\n    image: postgres:\d+", over, re.M)
+    assert re.search(r"^  monitor:\n    deploy:\n      replicas: 2\b", over, re.M)
+    assert "condition: service_healthy" in over and "pg_isready" in over
+    # the password comes from .env, never from the file; libpq reads PGPASSWORD
+    assert re.findall(r"(?:POSTGRES_PASSWORD|PGPASSWORD): (\S+)", over) == [
+        "${PGPASSWORD:?set",
+        "${PGPASSWORD:?set",
+    ]
+    # the URL the comments and docs/deploy.md give is one the config accepts
+    url = "postgresql://monitor@postgres/monitor"
+    assert url in over and url in (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    config = parse_config({"storage": {"url": url}}, Path("/config/config.toml"))
+    assert config.storage.url == url

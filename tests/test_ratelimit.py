@@ -125,3 +125,28 @@ def test_scaled_limits_keep_the_counts():
     fast = Limits().scaled(0.01)
     assert (fast.chat_interval, fast.group_window, fast.global_window) == (0.01, 0.6, 0.01)
     assert (fast.group_max, fast.global_max) == (20, 30)
+
+
+def test_each_worker_takes_its_configured_share_of_the_overall_limit(config, fake, tmp_path):
+    """[telegram] messages_per_second: with N workers on one PostgreSQL database, each
+    takes 30 / N of Telegram's overall limit (docs/deploy.md); 30 unless set."""
+    import tomllib
+    from dataclasses import replace
+
+    from monitor.cli.run import build_telegram_runtime, telegram_sink
+    from monitor.core.config import TelegramConfig, parse_config
+    from monitor.core.errors import ConfigError
+
+    parsed = parse_config(tomllib.loads("[telegram]\nmessages_per_second = 15\n"), tmp_path / "c")
+    assert parsed.telegram.messages_per_second == 15
+    with pytest.raises(ConfigError, match="messages_per_second"):
+        parse_config(tomllib.loads("[telegram]\nmessages_per_second = 0\n"), tmp_path / "c")
+    for share, expected in ((None, 30), (10, 10)):
+        telegram = TelegramConfig(base_url=fake.base_url)
+        if share:
+            telegram = replace(telegram, messages_per_second=share)
+        rt = build_telegram_runtime(replace(config, telegram=telegram), fake.token)
+        try:
+            assert telegram_sink(rt).gate.limiter.limits.global_max == expected
+        finally:
+            rt.store.close()

@@ -127,6 +127,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 1 if args.check and not status["healthy"] else 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from monitor.cli.migrate import run_migrate
+
+    return run_migrate(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.cli.demo import run_demo
 
@@ -150,6 +156,7 @@ COMMANDS = {
     "digest": cmd_digest,
     "stats": cmd_stats,
     "status": cmd_status,
+    "migrate": cmd_migrate,
     "demo": cmd_demo,
     "feeds": feedcmd.run,
 }

@@ -100,6 +100,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="exit 1 when polling is stale or the outbox is stuck"
     )
 
+    migrate = with_config(
+        sub.add_parser(
+            "migrate",
+            help="show and apply pending schema migrations, or copy SQLite into PostgreSQL",
+        )
+    )
+    only = migrate.add_mutually_exclusive_group()
+    only.add_argument(
+        "--dry-run",
+        "--list",
+        dest="dry_run",
+        action="store_true",
+        help="only show the applied and pending migrations",
+    )
+    only.add_argument(
+        "--to",
+        metavar="URL",
+        help="copy the SQLite database ([storage] path) into this empty PostgreSQL database",
+    )
+
     feedcmd.add_parser(sub, with_config)
 
     demo = sub.add_parser(

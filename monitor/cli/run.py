@@ -88,6 +88,7 @@ def log_mode(rt: Runtime) -> None:
 
 def build_telegram_runtime(config: Config, token: str, limits: Limits | None = None) -> Runtime:
     """The runtime with the Telegram sink: Telegram chats get Telegram, `console` the console."""
+    limits = limits or Limits(global_max=config.telegram.messages_per_second)
     gate = SendGate(RateLimiter(limits))
     default_tz = ZoneInfo(config.digest.timezone)
     sink = TelegramSink.connect(

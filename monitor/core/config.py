@@ -92,6 +92,9 @@ class TelegramConfig:
     # how long a send waits for Telegram's answer: PTB's 5 s gave up on slow answers whose
     # messages were sent all the same, and the retry made duplicates (issue 12, finding 10)
     send_timeout_seconds: float = 20
+    # Telegram's overall flood limit, counted by each worker: N workers on one PostgreSQL
+    # database share it by each taking 30 / N (docs/deploy.md)
+    messages_per_second: int = 30
     admins: tuple[int, ...] = ()
     allowed_chats: tuple[int, ...] = ()
 
@@ -170,6 +173,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Any]]] = {
             "admins": list[int],
             "allowed_chats": list[int],
             "send_timeout_seconds": float,
+            "messages_per_second": int,
         },
     ),
     "logging": (LoggingConfig, {"level": str}),
@@ -180,6 +184,7 @@ _MINIMUMS = {
     "interval_seconds": 1,
     "timeout_seconds": 0.1,
     "send_timeout_seconds": 1,
+    "messages_per_second": 1,
     "max_concurrency": 1,
     "per_host": 1,
     "max_bytes": 1024,

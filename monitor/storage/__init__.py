@@ -16,6 +16,7 @@ from monitor.storage.base import StorageBase, store_error
 from monitor.storage.chats import ChatsMixin
 from monitor.storage.feeds import FeedsMixin
 from monitor.storage.hits import HitsMixin
+from monitor.storage.migrate import MigrationsMixin
 from monitor.storage.operations import OperationsMixin
 from monitor.storage.outbox import OutboxMixin
 from monitor.storage.records import HitRow
@@ -34,6 +35,7 @@ class Store(
     VotesMixin,
     SearchMixin,
     OperationsMixin,
+    MigrationsMixin,
     StorageBase,
 ):
     """The database, opened and migrated. Split into one mixin per aggregate: add a

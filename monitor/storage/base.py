@@ -78,7 +78,7 @@ class StorageBase:
             if not name.startswith("_") and inspect.isfunction(value):
                 setattr(cls, name, wraps_errors(value))
 
-    def __init__(self, path: Path | str, busy_timeout: float = 30) -> None:
+    def __init__(self, path: Path | str, busy_timeout: float = 30, migrate: bool = True) -> None:
         self.path = str(path)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
@@ -93,7 +93,7 @@ class StorageBase:
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._prepare()
+            self._prepare(migrate=migrate)
             self._titles: TitleIndex | None = None  # recent titles, loaded on first use
             self._titles_rowid = 0
         except (sqlite3.Error, OSError, StoreError) as exc:
@@ -126,8 +126,9 @@ class StorageBase:
             self._connections.add(db)
         return db
 
-    def _prepare(self, attempts: int = 20) -> None:
-        """WAL mode and migrations. Two processes opening a new database at once (the
+    def _prepare(self, attempts: int = 20, migrate: bool = True) -> None:
+        """WAL mode and migrations (unless `migrate` is False: `monitor migrate` lists
+        what is pending before it applies anything). Two processes opening a new database at once (the
         worker and `monitor status`) can see SQLITE_BUSY on the journal-mode switch,
         which the busy timeout does not cover, so that step is retried briefly."""
         for attempt in range(attempts):
@@ -136,7 +137,8 @@ class StorageBase:
                     self.db.execute("PRAGMA journal_mode=WAL")
                 # checkpoint every 64 MB of WAL, not 4 MB: big cycles write in bursts
                 self.db.execute("PRAGMA wal_autocheckpoint=16384")
-                migrations.apply(self.db)
+                if migrate:
+                    migrations.apply(self.db)
                 return
             except StoreError as exc:
                 if "locked" not in str(exc) or attempt == attempts - 1:

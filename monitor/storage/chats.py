@@ -43,7 +43,7 @@ class ChatsMixin(StorageBase):
         self, chat_id: str | None = None, active_only: bool = False
     ) -> list[Subscription]:
         sql = """SELECT s.chat_id, s.watchlist, s.topics, s.paused, c.timezone, c.digest_time
-                 FROM subscriptions s LEFT JOIN chats c ON c.chat_id = s.chat_id WHERE 1"""
+                 FROM subscriptions s LEFT JOIN chats c ON c.chat_id = s.chat_id WHERE true"""
         params: list[Any] = []
         if chat_id is not None:
             sql += " AND s.chat_id = ?"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.core.config import Config
 from monitor.core.errors import UserError
 from monitor.storage import Store
+
+if TYPE_CHECKING:
+    from monitor.storage.postgres import PgStore
 
 
 def open_store(config: Config, migrate: bool = True) -> Store:
@@ -16,7 +20,7 @@ def open_store(config: Config, migrate: bool = True) -> Store:
         from monitor.storage.postgres import PgStore  # psycopg loads only when asked for
 
         return PgStore(storage.url, busy_timeout=storage.busy_timeout_seconds, migrate=migrate)
-    return Store(storage.path, busy_timeout=storage.busy_timeout_seconds)
+    return Store(storage.path, busy_timeout=storage.busy_timeout_seconds, migrate=migrate)
 
 
 def open_existing_store(config: Config) -> Store:
@@ -28,3 +32,10 @@ def open_existing_store(config: Config) -> Store:
             f"{path}: no database yet", hint="collect articles first: monitor poll --once"
         )
     return open_store(config)
+
+
+def open_postgres(url: str, busy_timeout: float = 30) -> PgStore:
+    """A PostgreSQL database by URL (the target of `monitor migrate --to`), migrated."""
+    from monitor.storage.postgres import PgStore
+
+    return PgStore(url, busy_timeout=busy_timeout)

@@ -160,3 +160,20 @@ class StatusCounts(TypedDict):
     outbox_failed: int
     outbox_oldest_pending: str | None
     subscribers: int
+
+
+class MigrationRow(TypedDict):
+    """A migration of the backend's schema: its name, and when it was applied (None:
+    pending), in the order they apply (`monitor migrate`)."""
+
+    name: str
+    applied_at: str | None
+
+
+class CopyReport(TypedDict):
+    """What `monitor migrate --to` copied: rows per table, the next id of every serial
+    column, and the articles the search index now holds."""
+
+    tables: dict[str, int]
+    next_ids: dict[str, int]  # "hits.id" -> the id the next hit gets
+    indexed: int

@@ -12,10 +12,11 @@ from monitor.storage import Store
 from monitor.storage.postgres.base import PgBase, redact
 from monitor.storage.postgres.dialect import PgDialectMixin
 from monitor.storage.postgres.search import PgSearchMixin
+from monitor.storage.postgres.transfer import PgTransferMixin
 from monitor.storage.postgres.workers import PgWorkersMixin
 
 __all__ = ["PgStore", "redact"]
 
 
-class PgStore(PgWorkersMixin, PgSearchMixin, PgDialectMixin, PgBase, Store):
+class PgStore(PgTransferMixin, PgWorkersMixin, PgSearchMixin, PgDialectMixin, PgBase, Store):
     """The PostgreSQL database behind `[storage] url`, opened and migrated."""

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from monitor.core.errors import DatabaseBusy, StoreError
 from monitor.storage.base import Record, StorageBase
+from monitor.storage.postgres import schema  # it imports this module for types only
+from monitor.storage.records import MigrationRow
 
 try:  # an optional dependency: SQLite users never need it
     import psycopg
@@ -36,7 +38,7 @@ except ImportError:  # pragma: no cover - the message says what to install
     psycopg_pool = None  # type: ignore[assignment]  # the same
 
 WRITE_LOCK = 0x6E6D_0001  # advisory lock keys: "nm" and a number; the writer's
-MIGRATION_LOCK = 0x6E6D_0002  # ... whoever migrates
+# 0x6E6D_0002: whoever migrates (schema.MIGRATION_LOCK)
 BOT_LOCK = 0x6E6D_0003  # ... the worker that runs the bot and the digests
 
 _BUSY = ("LockNotAvailable", "DeadlockDetected", "SerializationFailure", "QueryCanceled")
@@ -129,6 +131,8 @@ class _PgDatabase:
 class PgBase(StorageBase):
     """The PostgreSQL database behind `[storage] url`, opened and migrated."""
 
+    backend = "PostgreSQL"
+
     def __init__(
         self, url: str, busy_timeout: float = 30, pool_size: int = 8, migrate: bool = True
     ) -> None:
@@ -161,13 +165,23 @@ class PgBase(StorageBase):
                 hint="check [storage] url and that the server is running",
             ) from exc
         if migrate:
-            from monitor.storage.postgres.schema import apply_migrations
-
             try:
-                apply_migrations(self)
+                schema.apply_migrations(self)
             except BaseException:
                 self.close()
                 raise
+
+    def schema_migrations(self) -> list[MigrationRow]:
+        """Applied ones first, in the order they were applied, then the pending ones."""
+        rows: list[MigrationRow] = [
+            {"name": r["name"], "applied_at": r["applied_at"]}
+            for r in schema.applied_migrations(self)
+        ]
+        return rows + [{"name": n, "applied_at": None} for n in schema.pending_migrations(self)]
+
+    def apply_migrations(self) -> list[str]:
+        """Apply the pending migrations (workers starting at once take turns); their names."""
+        return schema.apply_migrations(self)
 
     @property
     def db(self) -> Any:  # the shared mixins' `db`, on PostgreSQL

@@ -8,9 +8,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from monitor.core.models import Subscription
 from monitor.core.timeutil import iso, parse_iso
 from monitor.storage.postgres.base import PgBase
 from monitor.storage.records import RecentHitRow, StatusCounts, VoteStatRow
@@ -77,30 +75,6 @@ class PgDialectMixin(PgBase):
         )
 
     # -- chats -----------------------------------------------------------------------
-    def subscriptions(
-        self, chat_id: str | None = None, active_only: bool = False
-    ) -> list[Subscription]:
-        sql = """SELECT s.chat_id, s.watchlist, s.topics, s.paused, c.timezone, c.digest_time
-                 FROM subscriptions s LEFT JOIN chats c ON c.chat_id = s.chat_id WHERE true"""
-        params: list[Any] = []
-        if chat_id is not None:
-            sql += " AND s.chat_id = %s"
-            params.append(chat_id)
-        if active_only:
-            sql += " AND s.paused = 0"
-        rows = self.pg_rows(sql + " ORDER BY s.chat_id, s.watchlist", params)
-        return [
-            Subscription(
-                chat_id=r["chat_id"],
-                watchlist=r["watchlist"],
-                topics=tuple(json.loads(r["topics"])),
-                paused=bool(r["paused"]),
-                timezone=r["timezone"],
-                digest_time=r["digest_time"],
-            )
-            for r in rows
-        ]
-
     def migrate_chat(self, old_id: str, new_id: str, now: datetime) -> None:
         with self.transaction():
             self.sql(
