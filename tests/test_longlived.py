@@ -154,8 +154,8 @@ def test_the_title_index_stays_in_memory_across_cycles_and_is_pruned(config, clo
         urls = serve_feeds(server, 2)
         rt = make_runtime(config, clock, urls, io.StringIO())
         asyncio.run(poll_cycle(rt))
-        index = rt.store._titles
-        assert index is not None and len(index) == 12
+        index = rt.store._recent_titles(clock.now)  # topped up with the last batch stored
+        assert rt.store._titles is index and len(index) == 12
         loads = []
         execute = rt.store.db.execute
 
@@ -168,10 +168,12 @@ def test_the_title_index_stays_in_memory_across_cycles_and_is_pruned(config, clo
         clock.advance(minutes=10)
         rt.store.db.execute = counting
         asyncio.run(poll_cycle(rt))
-        assert rt.store._titles is index and len(index) == 24  # topped up, not reloaded
+        assert rt.store._recent_titles(clock.now) is index
+        assert len(index) == 24  # topped up, not reloaded
         assert all(args[0][0] > 0 for args in loads)  # only rows newer than the last seen
 
         serve_feeds(server, 2, 3)
         clock.advance(hours=48, minutes=-5)  # the first cycle's titles expire
         asyncio.run(poll_cycle(rt))
-        assert rt.store._titles is index and len(index) == 24  # 12 gone, 12 new
+        assert rt.store._recent_titles(clock.now) is index
+        assert len(index) == 24  # 12 gone, 12 new

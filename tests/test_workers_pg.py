@@ -239,3 +239,46 @@ def test_a_killed_workers_feeds_are_polled_after_its_lease_and_the_bot_moves(
     # a SIGKILL may repeat the one message a sender had in flight, nothing else
     assert len(set(printed)) == FEEDS * ITEMS and len(printed) <= FEEDS * ITEMS + 1
     assert left > 0  # it did die holding leases
+
+
+BOT_LOCK_OBJID = 0x6E6D_0003  # storage/postgres/base.BOT_LOCK: pg_locks shows it as objid
+
+
+def test_a_leader_that_loses_the_bot_lock_stops_and_another_takes_the_bot(
+    tmp_path, pg_url, sample_watchlists
+):
+    """The bot-lock connection of the worker running the bot is cut (a database restart,
+    a dropped link): the server frees the lock and another worker takes it. The first
+    must not go on as a second bot: it stops, exits 1, and says why."""
+    config, _ = setup(tmp_path, pg_url, sample_watchlists)
+    logs = [tmp_path / f"worker{n}.log" for n in range(2)]
+    procs = [worker(config, logs[0])]
+    try:
+        assert wait_until(
+            lambda: value(pg_url, "SELECT count(*) FROM workers WHERE holds_bot = 1") == 1, 60
+        )
+        procs.append(worker(config, logs[1]))
+        assert wait_until(lambda: value(pg_url, "SELECT count(*) FROM workers") == 2, 60)
+        leader = value(pg_url, "SELECT pid FROM workers WHERE holds_bot = 1")
+        assert leader == procs[0].pid
+        cut = value(
+            pg_url,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+            f" WHERE locktype = 'advisory' AND objid = {BOT_LOCK_OBJID} AND granted",
+        )
+        assert cut == 1
+        assert procs[0].wait(60) == 1, logs[0].read_text()[-3000:]
+        assert "lost the bot lock" in logs[0].read_text()
+        assert wait_until(
+            lambda: (
+                value(
+                    pg_url,
+                    "SELECT count(*) FROM workers WHERE holds_bot = 1 AND stopped_at IS NULL"
+                    f" AND pid = {procs[1].pid}",
+                )
+                == 1
+            ),
+            60,
+        ), "the other worker did not take the bot"
+    finally:
+        stop(procs)

@@ -73,7 +73,7 @@ async def run_worker(config: Config) -> int:
             await run_until_stopped(rt)
     finally:
         rt.store.close()
-    return 0
+    return 1 if rt.lost_lead else 0
 
 
 def log_mode(rt: Runtime) -> None:

@@ -50,6 +50,7 @@ class Runtime:
     # called once when this worker becomes the one that runs the bot (set by `monitor run`)
     on_lead: Callable[[], Awaitable[None]] | None = None
     leading: bool = False  # this worker runs the bot, the digests and housekeeping
+    lost_lead: bool = False  # it did, and lost the bot lock: it stops, and exits 1
 
     @property
     def default_tz(self) -> ZoneInfo:

@@ -125,8 +125,19 @@ def add_leader_jobs(scheduler: AsyncIOScheduler, rt: Runtime) -> None:
 
 
 async def _beat(rt: Runtime, scheduler: AsyncIOScheduler) -> None:
-    """A heartbeat; on winning the bot lock, this worker takes over the leader's jobs."""
+    """A heartbeat; on winning the bot lock, this worker takes over the leader's jobs. A
+    leader that loses the lock (its connection dropped: the server freed it, and another
+    worker may hold it now) stops, so that one worker alone runs the bot and the digests;
+    it exits 1 and its service manager starts it again, as a follower."""
     holds = await beat(rt)
+    if rt.leading and not holds:
+        log.error(
+            "lost the bot lock: stopping this worker, so that one worker alone runs the "
+            "bot and the digests; started again, it rejoins"
+        )
+        rt.lost_lead = True
+        rt.stopping.set()
+        return
     if holds and not rt.leading:
         rt.leading = True
         log.info(
@@ -215,6 +226,15 @@ def _guarded(
     return run
 
 
+async def _first(*waits: Awaitable[object]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
 async def run_until_stopped(
     rt: Runtime,
     extra_start: Callable[[], Awaitable] | None = None,
@@ -236,8 +256,8 @@ async def run_until_stopped(
             rt.config.poll.interval_seconds,
             len(rt.store.feeds_due(rt.clock())),
         )
-        try:
-            await stop.wait()
+        try:  # SIGTERM/SIGINT, or a stop of its own (a lost bot lock)
+            await _first(stop.wait(), rt.stopping.wait())
         finally:
             log.info("stopping: waiting for the job in flight")
             rt.stopping.set()  # a poll cycle in flight stops after the feed it is storing

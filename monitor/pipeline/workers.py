@@ -1,9 +1,9 @@
 """Several `monitor run` on one PostgreSQL database: who polls which feed, who runs the bot.
 
-No coordinator: the database decides. Each cycle a worker leases its share of the
-due feeds (the active feeds divided by the live workers, by heartbeat), polls them,
-then takes whatever is still due and unclaimed (a dead worker's feeds, once its
-leases ran out) until nothing is left. Each worker beats every HEARTBEAT_SECONDS;
+No coordinator: the database decides. Each cycle a worker leases a quarter of its
+share of the due feeds (the active feeds divided by the live workers, by heartbeat),
+polls them, and claims again, whatever is still due and unclaimed (a dead worker's
+feeds too, once its leases ran out), until nothing is left. Each worker beats every HEARTBEAT_SECONDS;
 the one holding the bot lock runs the Telegram bot, the digests and housekeeping,
 and the others try for the lock as often, so a dead holder is replaced within
 one interval. On SQLite none of this applies: one worker polls every due feed.
@@ -18,6 +18,7 @@ import os
 import socket
 from datetime import datetime, timedelta
 
+from monitor.core.errors import StoreError
 from monitor.core.models import Feed
 from monitor.pipeline.runtime import Runtime
 from monitor.storage.postgres import PgStore
@@ -27,6 +28,10 @@ LEASE_MARGIN_SECONDS = 60  # a lease outlives the cycle deadline by this much (a
 # the share of an interval a polled feed waits before it is due again: less than one,
 # so a worker whose cycle comes a little early (jitter) still finds its feeds due
 DUE_AFTER_INTERVALS = 0.8
+# a worker claims its share in this many rounds: one that starts a moment before the
+# others (and counts itself alone) takes a quarter of the feeds, not all of them, and a
+# slow worker leaves the rest of its share to the faster ones
+CLAIM_ROUNDS = 4
 
 
 def heartbeat_seconds(rt: Runtime) -> float:
@@ -51,14 +56,15 @@ def live_since(rt: Runtime, now: datetime) -> datetime:
 
 
 def claim_due_feeds(rt: Runtime, now: datetime, first: bool = True) -> list[Feed]:
-    """The feeds this cycle polls: every due feed on SQLite; on PostgreSQL this worker's
-    share (`first`) or, afterwards, whatever due feeds nobody has taken."""
+    """The feeds this cycle polls: every due feed on SQLite; on PostgreSQL the next round
+    of this worker's share of the due feeds nobody has taken (the cycle claims again until
+    none is left)."""
     store = shared_store(rt)
     if store is None:
         return rt.store.feeds_due(now) if first else []
     poll = rt.config.poll
     live = max(1, len(store.live_workers(now, live_since(rt, now))))
-    share = max(1, math.ceil(store.active_feed_count() / live))
+    share = max(1, math.ceil(store.active_feed_count() / live / CLAIM_ROUNDS))
     return store.claim_feeds(
         rt.worker_id,
         now,
@@ -81,10 +87,18 @@ def unregister(rt: Runtime) -> None:
 
 
 async def beat(rt: Runtime) -> bool:
-    """One heartbeat, and a try for the bot lock; True when this worker holds the bot."""
+    """One heartbeat, and a try for the bot lock; True when this worker holds the bot.
+    A holder whose lock connection fails has lost the lock (the server frees it with
+    the session): False. A failed heartbeat write is only that: it raises."""
     store = shared_store(rt)
     if store is None:
         return True
-    holds = await asyncio.to_thread(store.try_hold_bot)
+    try:
+        holds = await asyncio.to_thread(store.try_hold_bot)
+    except StoreError as exc:
+        if not rt.leading:
+            raise
+        log.error("the bot lock's connection failed: %s", exc)
+        return False
     await asyncio.to_thread(store.heartbeat, rt.worker_id, rt.clock(), holds)
     return holds

@@ -9,7 +9,8 @@ from monitor.core.models import Article
 from monitor.core.timeutil import iso, parse_iso
 from monitor.storage.base import StorageBase, chunks
 from monitor.storage.records import ArticleRow
-from monitor.text.titles import SeenArticles, TitleIndex, title_key
+from monitor.text.recenttitles import RecentTitles
+from monitor.text.titles import SeenArticles, is_near_duplicate, title_key
 
 TITLE_DEDUPE_HOURS = 48
 
@@ -78,7 +79,8 @@ class ArticlesMixin(StorageBase):
         Seen before means the same id, the same canonical URL, or the same or
         nearly the same title (titles.py) first seen in the last 48 hours: wire
         stories syndicated under different URLs and slightly different titles.
-        Ids and URLs are looked up in two queries per batch, titles in memory.
+        Ids and URLs are looked up in two queries per batch; titles in memory, by
+        neighbourhood hash, and the few rows filed under a new title's are read back.
         `title_keys` are the folded titles when a parse worker made them already.
         """
         seen_at = iso(now)
@@ -92,7 +94,7 @@ class ArticlesMixin(StorageBase):
             if existing is None:
                 rows.append(_article_row(article, key, now))
                 new.append(article)
-                seen.add(article.id, article.url, key, seen_at)
+                seen.add(article.id, article.url, key)
                 existing = article.id
             links.append((existing, feed_url, seen_at))
         # its own (nested) transaction: committed here when the caller has none open
@@ -108,7 +110,9 @@ class ArticlesMixin(StorageBase):
 
     def _seen_articles(self, articles: Sequence[Article], now: datetime) -> SeenArticles:
         """Stored articles sharing an id or a URL with this batch, and the recent titles."""
-        seen = SeenArticles(self._recent_titles(now))
+        since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
+        recent = self._recent_titles(now)
+        seen = SeenArticles(lambda key: self._stored_title(recent, key, since))
         for chunk in chunks([a.id for a in articles]):
             marks = ",".join("?" * len(chunk))
             for (article_id,) in self.db.execute(
@@ -123,19 +127,35 @@ class ArticlesMixin(StorageBase):
                 seen.urls[url] = article_id
         return seen
 
-    def _recent_titles(self, now: datetime) -> TitleIndex:
+    def _stored_title(self, recent: RecentTitles, key: str, since: str) -> str | None:
+        """The stored article of the last 48 hours whose title is the same as or nearly
+        the same as `key`, or None: the few rows the index files under its hashes, read."""
+        rowids = recent.candidates(key)
+        if not rowids:
+            return None
+        words = frozenset(key.split())
+        marks = ",".join("?" * len(rowids))
+        for article_id, other in self.db.execute(
+            f"""SELECT id, title_key FROM articles
+                WHERE rowid IN ({marks}) AND seen_at >= ? ORDER BY rowid""",
+            [*rowids, since],
+        ):
+            if other and is_near_duplicate(words, frozenset(other.split())):
+                return str(article_id)
+        return None
+
+    def _recent_titles(self, now: datetime) -> RecentTitles:
         """The titles of the last 48 hours, topped up with rows stored since the last call
         (by this process or another one) and with the old ones dropped."""
         since = iso(now - timedelta(hours=TITLE_DEDUPE_HOURS))
         if self._titles is None:
-            self._titles, self._titles_rowid = TitleIndex(), 0
-        for rowid, article_id, key, seen_at in self.db.execute(
-            """SELECT rowid, id, title_key, seen_at FROM articles
+            self._titles = RecentTitles()
+        for rowid, key, seen_at in self.db.execute(
+            """SELECT rowid, title_key, seen_at FROM articles
                WHERE rowid > ? AND seen_at >= ? AND title_key IS NOT NULL ORDER BY rowid""",
-            (self._titles_rowid, since),
+            (self._titles.last, since),
         ):
-            self._titles.add(article_id, key, seen_at)
-            self._titles_rowid = rowid
+            self._titles.add(rowid, key, seen_at)
         self._titles.prune(since)
         return self._titles
 

@@ -21,7 +21,7 @@ import sqlite_utils
 
 from monitor.core.errors import DatabaseBusy, StoreError
 from monitor.storage.schema import migrations
-from monitor.text.titles import TitleIndex
+from monitor.text.recenttitles import RecentTitles
 
 SQL_BATCH = 400  # ids per IN (...) list, well under SQLite's variable limit
 
@@ -94,8 +94,7 @@ class StorageBase:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._prepare(migrate=migrate)
-            self._titles: TitleIndex | None = None  # recent titles, loaded on first use
-            self._titles_rowid = 0
+            self._titles: RecentTitles | None = None  # recent titles, loaded on first use
         except (sqlite3.Error, OSError, StoreError) as exc:
             self.close()
             raise StoreError(

@@ -1,4 +1,4 @@
-"""Recognising one story under several URLs by its title (pure; store.py does the I/O).
+"""Recognising one story under several URLs by its title (pure; storage does the I/O).
 
 Wire stories are syndicated with small edits: punctuation, case, accents and
 possessives (folded away by textnorm), an outlet's name appended (dropped by
@@ -12,7 +12,7 @@ those stay apart. Titles shorter than four words are never compared.
 Comparing every new title with every title of the last 48 hours would cost
 O(n²), and so would looking titles up under shared words: in a window of
 90,000 titles even a title's rarest words are shared by hundreds of others.
-`TitleIndex` therefore files each title under its set of content words and
+Each title is therefore filed under its set of content words and
 under that set with any one word left out (a deletion neighbourhood, about
 ten keys a title). Two titles that differ by one word swapped, added or
 removed meet under one of those keys, so a lookup is a handful of dict hits,
@@ -23,7 +23,7 @@ are left as separate stories.)
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -110,7 +110,7 @@ def neighbourhood(words: frozenset[str]) -> list[int]:
 
 
 @lru_cache(maxsize=4)
-def _filing(key: str) -> tuple[frozenset[str], tuple[int, ...]]:
+def filing(key: str) -> tuple[frozenset[str], tuple[int, ...]]:
     """A title key's words and neighbourhood. A new title is looked up, then filed under
     the same keys: remembering the last few saves computing them twice."""
     words = frozenset(key.split())
@@ -119,21 +119,20 @@ def _filing(key: str) -> tuple[frozenset[str], tuple[int, ...]]:
 
 @dataclass(slots=True)
 class TitleIndex:
-    """The titles first seen in the last 48 hours, in memory: id -> key, neighbourhood -> ids."""
+    """Titles in memory, for one batch: id -> key, neighbourhood -> ids. The titles already
+    stored are in `recenttitles.RecentTitles`, which keeps far less per title."""
 
     keys: dict[str, str] = field(default_factory=dict)  # article id -> title key
     filed: dict[int, str | list[str]] = field(default_factory=dict)
-    order: deque[tuple[str, str]] = field(default_factory=deque)  # (seen_at, id), oldest first
 
     def __len__(self) -> int:
         return len(self.keys)
 
-    def add(self, article_id: str, key: str, seen_at: str) -> None:
+    def add(self, article_id: str, key: str) -> None:
         if article_id in self.keys:
             return
         self.keys[article_id] = key
-        self.order.append((seen_at, article_id))
-        for slot in _filing(key)[1]:
+        for slot in filing(key)[1]:
             filed = self.filed.get(slot)
             if filed is None:
                 self.filed[slot] = article_id  # most keys hold one title: no list
@@ -144,43 +143,32 @@ class TitleIndex:
 
     def find(self, key: str) -> str | None:
         """The article whose title is the same or nearly the same, or None."""
-        words, slots = _filing(key)
+        words, slots = filing(key)
         for slot in slots:
             filed = self.filed.get(slot)
             for other in (filed,) if isinstance(filed, str) else filed or ():
-                if other in self.keys and is_near_duplicate(
-                    words, frozenset(self.keys[other].split())
-                ):
+                if is_near_duplicate(words, frozenset(self.keys[other].split())):
                     return other
         return None
-
-    def prune(self, since: str) -> None:
-        """Forget titles first seen before `since` (an ISO time)."""
-        while self.order and self.order[0][0] < since:
-            article_id = self.order.popleft()[1]
-            key = self.keys.pop(article_id, None)
-            for slot in neighbourhood(frozenset(key.split())) if key else ():
-                filed = self.filed.get(slot)
-                if filed == article_id:
-                    del self.filed[slot]
-                elif isinstance(filed, list) and article_id in filed:
-                    filed.remove(article_id)
 
 
 @dataclass(slots=True)
 class SeenArticles:
-    """What a batch of articles is compared against: stored ids and URLs, recent titles."""
+    """What a batch of articles is compared against: stored ids and URLs, the stored
+    recent titles (`stored_title`: the article a title key duplicates, or None) and the
+    titles of this batch."""
 
-    titles: TitleIndex
+    stored_title: Callable[[str], str | None]
     ids: set[str] = field(default_factory=set)
     urls: dict[str, str] = field(default_factory=dict)  # canonical URL -> article id
+    titles: TitleIndex = field(default_factory=TitleIndex)
 
-    def add(self, article_id: str, url: str, key: str | None, seen_at: str) -> None:
+    def add(self, article_id: str, url: str, key: str | None) -> None:
         """Remember an article stored in this batch."""
         self.ids.add(article_id)
         self.urls.setdefault(url, article_id)
         if key:
-            self.titles.add(article_id, key, seen_at)
+            self.titles.add(article_id, key)
 
     def find(self, article_id: str, url: str, key: str | None) -> str | None:
         """The id of the stored article this one duplicates, or None when it is new."""
@@ -188,4 +176,6 @@ class SeenArticles:
             return article_id
         if url in self.urls:
             return self.urls[url]
-        return self.titles.find(key) if key else None
+        if not key:
+            return None
+        return self.titles.find(key) or self.stored_title(key)

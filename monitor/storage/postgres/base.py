@@ -146,7 +146,6 @@ class PgBase(StorageBase):
         self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._titles = None
-        self._titles_rowid = 0
         self._pg = _PgDatabase(self)
         try:
             self._pool = psycopg_pool.ConnectionPool(
