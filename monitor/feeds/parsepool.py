@@ -99,7 +99,9 @@ def inline_budget_for(feeds: Sequence[Feed]) -> float:
 
 
 def auto_workers(configured: int) -> int:
-    return configured or min(os.cpu_count() or 1, MAX_AUTO_WORKERS)
+    """One worker per CPU but one (the main process fetches, stores and matches on
+    that one), at least one and at most MAX_AUTO_WORKERS. A worker is 40-50 MB."""
+    return configured or max(1, min((os.cpu_count() or 1) - 1, MAX_AUTO_WORKERS))
 
 
 class ParseWorkers:

@@ -23,6 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.core.memory import give_back_free_memory
 from monitor.core.outbox import CONSOLE_CHAT
 from monitor.core.timeutil import clock_time, local_at
 from monitor.pipeline.chats import chat_settings, digest_missed, queue_chat_digest
@@ -75,7 +76,7 @@ def build_scheduler(rt: Runtime) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     poll = rt.config.poll
     scheduler.add_job(
-        _guarded(poll_cycle, rt, "poll"),
+        _guarded(_poll, rt, "poll"),
         IntervalTrigger(seconds=poll.interval_seconds, jitter=poll.jitter_seconds or None),
         id="poll",
         max_instances=1,
@@ -205,6 +206,14 @@ async def run_chat_digest(rt: Runtime, chat_id: str) -> None:
 async def _console_digest(rt: Runtime) -> None:
     await asyncio.to_thread(queue_digest, rt, CONSOLE_CHAT, rt.clock())
     await deliver(rt)
+
+
+async def _poll(rt: Runtime) -> None:
+    """A poll cycle; then the memory it freed goes back to the system (core/memory.py)."""
+    try:
+        await poll_cycle(rt)
+    finally:
+        give_back_free_memory()
 
 
 def _guarded(
