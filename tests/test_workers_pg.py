@@ -282,3 +282,27 @@ def test_a_leader_that_loses_the_bot_lock_stops_and_another_takes_the_bot(
         ), "the other worker did not take the bot"
     finally:
         stop(procs)
+
+
+def test_poll_once_is_a_worker_while_it_runs_and_leaves_no_claims(
+    tmp_path, pg_url, sample_watchlists
+):
+    config, _ = setup(tmp_path, pg_url, sample_watchlists)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "poll", "--once", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=config.parent,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert all_polled(pg_url)
+    # its claims ended as it stored each feed: a `monitor run` next to it need not wait
+    assert value(pg_url, "SELECT count(*) FROM feeds WHERE claimed_by IS NOT NULL") == 0
+    assert value(pg_url, "SELECT count(*) FROM workers") == 1
+    # each feed once, though claimed in rounds and polled for longer than an interval (4 s)
+    assert value(pg_url, "SELECT feeds_polled FROM workers WHERE stopped_at IS NOT NULL") == FEEDS
+    assert "feeds_ok=300 " in done.stderr
+    assert done.stderr.count("starting 1 parse workers") == 1  # for all the rounds

@@ -26,7 +26,7 @@ from monitor.pipeline.chats import migrate
 from monitor.pipeline.cycle import poll_cycle, sync_config_feeds
 from monitor.pipeline.runtime import CycleReport, Runtime, build_runtime
 from monitor.pipeline.scheduler import run_until_stopped
-from monitor.pipeline.workers import shared_store
+from monitor.pipeline.workers import register, shared_store, unregister
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,12 @@ async def poll_once(config: Config) -> tuple[CycleReport, list[str]]:
                 log.warning("telegram unreachable, alerts stay queued error=%s", exc)
                 rt.sinks.remove(sink)
                 sink = None
-        with stop_on_signals(rt.stopping) as received:
-            return await poll_cycle(rt), received
+        register(rt)  # on PostgreSQL: listed by `monitor status`, its claims end with it
+        try:
+            with stop_on_signals(rt.stopping) as received:
+                return await poll_cycle(rt), received
+        finally:
+            unregister(rt)
     finally:
         if sink is not None:
             await sink.close()

@@ -27,14 +27,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from monitor.core.models import Feed
 from monitor.core.progress import Progress
 from monitor.delivery.drain import DrainReport, drain_outbox
 from monitor.feeds.fetch import Fetcher
-from monitor.feeds.parsepool import ParsePool, ReadFeed, auto_workers, inline_budget_for
+from monitor.feeds.parsepool import (
+    ParsePool,
+    ParseWorkers,
+    ReadFeed,
+    auto_workers,
+    inline_budget_for,
+)
 from monitor.pipeline.digestjob import update_archive
 from monitor.pipeline.notices import queue_reload_notices
 from monitor.pipeline.runtime import CycleReport, Runtime
@@ -71,13 +77,15 @@ async def poll_cycle(rt: Runtime) -> CycleReport:
         started = rt.clock()
         cycle_id = rt.store.start_cycle(started)
         rt.store.prune_title_index(started)
-        feeds = claim_due_feeds(rt, started)
+        feeds = claim_due_feeds(rt, started, started=started)
         pending = {feed.url: feed for feed in feeds}
-        outcome = await _fetch_and_store(rt, feeds, pending, report)
-        # several workers: then whatever is still due and unclaimed (a dead worker's feeds)
-        while outcome == "done" and (more := claim_due_feeds(rt, rt.clock(), first=False)):
-            pending.update({feed.url: feed for feed in more})
-            outcome = await _fetch_and_store(rt, more, pending, report)
+        with _cycle_workers(rt):
+            outcome = await _fetch_and_store(rt, feeds, pending, report)
+            # several workers: the next rounds of this one's share, then whatever is
+            # still due and unclaimed (a dead worker's feeds)
+            while outcome == "done" and (more := claim_due_feeds(rt, rt.clock(), False, started)):
+                pending.update({feed.url: feed for feed in more})
+                outcome = await _fetch_and_store(rt, more, pending, report)
         if outcome != "stopped":  # what the idle moments left (a stop must be quick:
             rt.store.index_new_articles()  # the next cycle indexes these)
         if outcome == "deadline":
@@ -103,6 +111,22 @@ async def poll_cycle(rt: Runtime) -> CycleReport:
         )
         log.info("cycle done %s sent=%d", report.summary(), report.delivery.sent)
         return report
+
+
+@contextlib.contextmanager
+def _cycle_workers(rt: Runtime) -> Iterator[None]:
+    """Parse workers for every round of the cycle: the service's, kept across cycles, or
+    (`poll --once`) this cycle's own, started at most once, closed at its end."""
+    if rt.workers is not None:
+        yield
+        return
+    poll = rt.config.poll
+    rt.workers = ParseWorkers(auto_workers(poll.parse_workers), poll.field_limits)
+    try:
+        yield
+    finally:
+        workers, rt.workers = rt.workers, None
+        workers.close()
 
 
 async def _fetch_and_store(
