@@ -77,13 +77,13 @@ async def poll_cycle(rt: Runtime) -> CycleReport:
         started = rt.clock()
         cycle_id = rt.store.start_cycle(started)
         rt.store.prune_title_index(started)
-        feeds = claim_due_feeds(rt, started, started=started)
+        feeds = claim_due_feeds(rt, started)
         pending = {feed.url: feed for feed in feeds}
         with _cycle_workers(rt):
             outcome = await _fetch_and_store(rt, feeds, pending, report)
             # several workers: the next rounds of this one's share, then whatever is
             # still due and unclaimed (a dead worker's feeds)
-            while outcome == "done" and (more := claim_due_feeds(rt, rt.clock(), False, started)):
+            while outcome == "done" and (more := claim_due_feeds(rt, started, rt.clock())):
                 pending.update({feed.url: feed for feed in more})
                 outcome = await _fetch_and_store(rt, more, pending, report)
         if outcome != "stopped":  # what the idle moments left (a stop must be quick:

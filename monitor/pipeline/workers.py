@@ -55,20 +55,19 @@ def live_since(rt: Runtime, now: datetime) -> datetime:
     return now - timedelta(seconds=3 * heartbeat_seconds(rt))
 
 
-def claim_due_feeds(
-    rt: Runtime, now: datetime, first: bool = True, started: datetime | None = None
-) -> list[Feed]:
-    """The feeds this cycle polls: every due feed on SQLite; on PostgreSQL the next round
-    of this worker's share of the due feeds nobody has taken (the cycle claims again until
-    none is left). None polled since the cycle `started`: a cycle longer than an interval
-    would otherwise poll its first feeds again, and go on."""
+def claim_due_feeds(rt: Runtime, started: datetime, now: datetime | None = None) -> list[Feed]:
+    """The feeds a cycle that `started` polls: on SQLite every due feed, at its first
+    claim (`now` None); on PostgreSQL the next round of this worker's share of the due
+    feeds nobody has taken (the cycle claims again, `now`, until none is left). None
+    polled since the cycle started: a cycle longer than an interval would otherwise poll
+    its first feeds again, and go on."""
     store = shared_store(rt)
     if store is None:
-        return rt.store.feeds_due(now) if first else []
+        return rt.store.feeds_due(started) if now is None else []
+    now = started if now is None else now
     poll = rt.config.poll
     gap = now - timedelta(seconds=poll.interval_seconds * DUE_AFTER_INTERVALS)
-    if started is not None:
-        gap = min(gap, started - timedelta(seconds=1))  # times are stored to the second
+    gap = min(gap, started - timedelta(seconds=1))  # times are stored to the second
     live = max(1, len(store.live_workers(now, live_since(rt, now))))
     share = max(1, math.ceil(store.active_feed_count() / live / CLAIM_ROUNDS))
     return store.claim_feeds(
