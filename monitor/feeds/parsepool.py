@@ -44,6 +44,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from monitor.core.config import PollConfig
 from monitor.core.models import Feed, FetchResult, FieldLimits, Hit, ParsedFeed
 from monitor.feeds.parse import DEFAULT_LIMITS, parse_feed
 from monitor.matching.library import compile_matcher
@@ -113,6 +114,11 @@ class ParseWorkers:
     compiled matcher, until the watchlists change (they are replaced then, and the new
     ones compile the new set), one dies (replaced at the next feed), or `close()`.
     """
+
+    @classmethod
+    def for_poll(cls, poll: PollConfig) -> ParseWorkers:
+        """As many workers as `[poll] parse_workers` says (0: `auto_workers`)."""
+        return cls(auto_workers(poll.parse_workers), poll.field_limits)
 
     def __init__(self, workers: int, limits: FieldLimits = DEFAULT_LIMITS) -> None:
         self.workers = workers

@@ -120,8 +120,7 @@ def _cycle_workers(rt: Runtime) -> Iterator[None]:
     if rt.workers is not None:
         yield
         return
-    poll = rt.config.poll
-    rt.workers = ParseWorkers(auto_workers(poll.parse_workers), poll.field_limits)
+    rt.workers = ParseWorkers.for_poll(rt.config.poll)
     try:
         yield
     finally:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from monitor.feeds.fetch import Connections
-from monitor.feeds.parsepool import ParseWorkers, auto_workers
+from monitor.feeds.parsepool import ParseWorkers
 from monitor.pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ async def service_resources(rt: Runtime) -> AsyncIterator[Runtime]:
     """Long-lived workers and connections on `rt` while inside; stopped on the way out
     (the caller waits for the cycle in flight first)."""
     poll = rt.config.poll
-    rt.workers = ParseWorkers(auto_workers(poll.parse_workers), poll.field_limits)
+    rt.workers = ParseWorkers.for_poll(poll)
     rt.connections = Connections(poll)
     try:
         yield rt
