@@ -114,19 +114,39 @@ def tree_cpu(root: int) -> float:
     return total / TICK
 
 
-def tree_memory(root: int) -> tuple[float, float]:
-    """RSS and PSS of the tree, MB."""
+def role(root: int, pid: int) -> str:
+    """What a process of the tree is, from its command line."""
+    if pid == root:
+        return "service"
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return "other"
+    line = " ".join(argv)
+    if "resource_tracker" in line:
+        return "resource tracker"
+    if "parseworker" in line or "spawn_main" in line:
+        return "parse workers"
+    return Path(argv[0]).name or "other"
+
+
+def tree_memory(root: int) -> tuple[float, float, dict[str, float]]:
+    """RSS and PSS of the tree, MB, and its RSS by role."""
     rss = pss = 0
+    roles: dict[str, float] = {}
     for pid in tree(root):
         try:
-            rss += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+            own = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     pss += int(line.split()[1]) * 1024
                     break
         except (OSError, IndexError, ValueError):
             continue
-    return rss / 2**20, pss / 2**20
+        rss += own
+        name = role(root, pid)
+        roles[name] = roles.get(name, 0.0) + own / 2**20
+    return rss / 2**20, pss / 2**20, roles
 
 
 class Sampler(threading.Thread):
@@ -135,15 +155,20 @@ class Sampler(threading.Thread):
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
         self.root, self.peak, self.stopped = root, (0.0, 0.0), threading.Event()
+        self.roles: dict[str, float] = {}
 
     def run(self) -> None:
         while not self.stopped.wait(0.2):
-            rss, pss = tree_memory(self.root)
+            rss, pss, roles = tree_memory(self.root)
+            if rss > self.peak[0]:
+                self.roles = roles
             self.peak = (max(self.peak[0], rss), max(self.peak[1], pss))
 
-    def take(self) -> tuple[float, float]:
-        peak, self.peak = self.peak, (0.0, 0.0)
-        return peak
+    def take(self) -> tuple[float, float, dict[str, float]]:
+        """The peaks, and the RSS of each role when the tree's RSS peaked."""
+        peak, roles = self.peak, self.roles
+        self.peak, self.roles = (0.0, 0.0), {}
+        return (*peak, roles)
 
 
 # -- the farm ----------------------------------------------------------------------------------
@@ -203,7 +228,7 @@ def run_service(feeds: int, steady: int, listing: dict, tmp: Path) -> dict:
                 share = 0.0 if following == "304" else CHANGED_SHARE
                 urllib.request.urlopen(f"{base}/_next?share={share}").read()
             after = get_json(f"{base}/_stats")
-            rss, pss = sampler.take()
+            rss, pss, roles = sampler.take()
             cycles.append(
                 {
                     "kind": kind,
@@ -211,6 +236,7 @@ def run_service(feeds: int, steady: int, listing: dict, tmp: Path) -> dict:
                     "gap": now - last_time,
                     "rss": rss,
                     "pss": pss,
+                    "rss_by_role": roles,
                     "connections": after["connections"] - stats["connections"],
                     "requests": after["requests"] - stats["requests"],
                     "summary": line.split("cycle done", 1)[1].strip(),
@@ -379,6 +405,12 @@ def report(results: dict[int, dict]) -> str:
                 f"{cycle['connections']} / {cycle['requests']} |"
             )
         service = result["service"]
+        top = max(service["cycles"], key=lambda c: c["rss"])
+        roles = ", ".join(f"{k} {v:.0f}" for k, v in sorted(top["rss_by_role"].items()))
+        summary.append(
+            f"- {feeds:,} feeds: the tree's RSS peaked in cycle "
+            f"{service['cycles'].index(top) + 1} at {top['rss']:.0f} MB: {roles}"
+        )
         summary.append(
             f"- {feeds:,} feeds: steady 304 cycle {statistics.median(ratios['304']):.2f}× the "
             f"fetch floor, 10%-changed {statistics.median(ratios['10%']):.2f}× fetch + parse "

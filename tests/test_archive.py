@@ -67,7 +67,7 @@ def test_poll_cycle_writes_the_page_with_telegram_on(tmp_path, config, clock):
     from conftest import rss
     from fakes.feed_server import FeedServer, Route
 
-    from monitor.cli.run import build_telegram_runtime
+    from monitor.cli.botmode import build_telegram_runtime
     from monitor.core.config import FeedConfig
     from monitor.pipeline.cycle import poll_cycle, sync_config_feeds
 

@@ -20,7 +20,8 @@ from fakes.bot_api import FakeBotAPI
 from fakes.feed_server import FeedServer, Route
 
 from monitor.bot.app import build_application, start_bot, stop_bot
-from monitor.cli.run import build_telegram_runtime, poll_once, run_worker, telegram_sink
+from monitor.cli.botmode import build_telegram_runtime, telegram_sink
+from monitor.cli.run import poll_once, run_worker
 from monitor.core.config import FeedConfig, TelegramConfig
 from monitor.core.models import Article
 from monitor.delivery.ratelimit import Limits

@@ -46,3 +46,42 @@ def test_the_service_gives_memory_back_after_each_cycle_even_a_failed_one(monkey
     with pytest.raises(RuntimeError):
         asyncio.run(scheduler._poll(object()))
     assert calls == ["cycle", "trim"]
+
+
+def test_a_console_poll_on_sqlite_loads_neither_telegram_nor_psycopg(tmp_path):
+    """python-telegram-bot (8 MB) and psycopg (9 MB) load only where they are used: with a
+    token, with `[storage] url`. A console poll on SQLite runs the whole pipeline without."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT, rss
+    from fakes.feed_server import FeedServer, Route
+
+    script = (
+        "import sys\n"
+        "from monitor.cli.main import main\n"
+        "code = main(['poll', '--once', '--config', sys.argv[1]])\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'telegram', 'psycopg'}))\n"
+    )
+    watchlists = ROOT / "watchlists"
+    with FeedServer() as server:
+        url = server.set("/f.xml", Route(body=rss([{"title": "Sheinbaum on DEA immunity"}])))
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[storage]\npath = "m.db"\n[watchlists]\npath = "{watchlists.as_posix()}"\n'
+            f'[[feeds]]\nurl = "{url}"\n',
+            encoding="utf-8",
+        )
+        env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+        env["PYTHONPATH"] = str(ROOT)
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(config)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stderr
+    assert "articles_new=1" in done.stderr or "1 new" in done.stderr, done.stderr

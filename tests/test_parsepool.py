@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -37,8 +38,9 @@ def feeds_with_hits(server: FeedServer) -> list[str]:
     return urls
 
 
-def cycle_outcome(config, clock, monkeypatch, budget: float):
+def cycle_outcome(config, clock, monkeypatch, budget: float, workers: int = 2):
     monkeypatch.setattr(parsepool, "INLINE_BUDGET_SECONDS", budget)
+    config = replace(config, poll=replace(config.poll, parse_workers=workers))
     out = io.StringIO()
     with FeedServer() as server:
         rt = make_runtime(config, clock, feeds_with_hits(server), out)
@@ -52,13 +54,44 @@ def cycle_outcome(config, clock, monkeypatch, budget: float):
 
 
 @pytest.mark.timeout(60)
-def test_workers_give_what_inline_parsing_gives(config, clock, monkeypatch, tmp_path):
+def test_workers_and_the_parse_thread_give_what_inline_parsing_gives(
+    config, clock, monkeypatch, tmp_path
+):
     inline = cycle_outcome(config, clock, monkeypatch, budget=1e9)
     pooled_db = replace(config.storage, path=tmp_path / "pooled.db")
     pooled = cycle_outcome(replace(config, storage=pooled_db), clock, monkeypatch, budget=0)
+    threaded_db = replace(config.storage, path=tmp_path / "threaded.db")
+    threaded = cycle_outcome(
+        replace(config, storage=threaded_db), clock, monkeypatch, budget=0, workers=0
+    )
     assert inline[0].articles_new == pooled[0].articles_new == 12 * 9 + 1
-    assert inline[1:] == pooled[1:]
+    assert threaded[0].articles_new == 12 * 9 + 1
+    assert inline[1:] == pooled[1:] == threaded[1:]
     assert pooled[3] == 12  # one alert per DEA story
+
+
+def test_by_default_feeds_are_parsed_on_a_thread_and_no_process_starts(config, clock):
+    """`parse_workers = 0`: twenty feeds never polled (which would start workers at
+    once) are parsed off the event loop, on the parse thread; no child process."""
+    assert config.poll.parse_workers == 0
+    seen_on: set[str] = set()
+    original = parsepool.read_inline
+
+    def spying(*args, **kwargs):
+        seen_on.add(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    with FeedServer() as server, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parsepool, "read_inline", spying)
+        urls = feeds_with_hits(server) + [
+            server.set(f"/g{i}.xml", Route(body=rss([{"title": f"Story {i}"}]))) for i in range(10)
+        ]
+        rt = make_runtime(config, clock, urls, io.StringIO())
+        before = children_of(os.getpid())
+        report = asyncio.run(poll_cycle(rt))
+        assert children_of(os.getpid()) <= before
+    assert report.feeds_ok == 22 and report.articles_new == 12 * 9 + 1 + 10
+    assert len(seen_on) == 1 and next(iter(seen_on)).startswith("parse")
 
 
 SCRIPT = """

@@ -133,7 +133,7 @@ def test_each_worker_takes_its_configured_share_of_the_overall_limit(config, fak
     import tomllib
     from dataclasses import replace
 
-    from monitor.cli.run import build_telegram_runtime, telegram_sink
+    from monitor.cli.botmode import build_telegram_runtime, telegram_sink
     from monitor.core.config import TelegramConfig, parse_config
     from monitor.core.errors import ConfigError
 

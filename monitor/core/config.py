@@ -51,7 +51,7 @@ class PollConfig:
     max_redirects: int = 5
     cycle_deadline_seconds: float = 300
     max_backoff_seconds: int = 6 * 3600
-    parse_workers: int = 0  # processes that parse big cycles; 0: CPUs - 1 (1 to 4)
+    parse_workers: int = 0  # processes that parse big cycles; 0: none, a thread parses
     user_agent: str = "news-monitor/0.1 (+https://github.com/news-monitor)"
     max_title_chars: int = _FIELD_LIMITS.title
     max_summary_chars: int = _FIELD_LIMITS.summary

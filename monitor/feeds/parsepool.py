@@ -1,12 +1,18 @@
-"""Reading fetched bodies: parse (and match) in worker processes once a cycle is big.
+"""Reading fetched bodies: on a parse thread, or in worker processes once a cycle is big.
 
 feedparser is pure Python: a 50-item feed costs 20-30 ms to parse and its
-articles 2-3 ms to match. On the event loop that work also stalls every
-request in flight, and 500 feeds would keep one core busy for 20 s while the
-other idles. So the stage `parse | match` runs in worker processes, and the
-main process keeps fetching and storing (a feed's articles, hits and ETag
-commit together, as ever).
+articles 2-3 ms to match. On the event loop that work would stall every
+request in flight (and the bot's replies), so it never runs there for long.
 
+- By default (`[poll] parse_workers = 0`) the service parses on a thread of its
+  own, the store matching the new articles on its writer thread. One process
+  is the least memory: a worker process is 40-50 MB more (its own interpreter,
+  feedparser and the compiled matcher), a third of the whole service at 2,000
+  feeds. The CPU is the same; what a worker buys is wall time on a machine with
+  a spare core, mostly in the first cycle (2,000 new feeds: 30 s instead of 45).
+- With `parse_workers = N` the stage `parse | match` runs in N worker
+  processes, and the main process keeps fetching and storing (a feed's
+  articles, hits and ETag commit together, as ever):
 - Small cycles stay in-process: bodies are parsed inline until that has cost
   `inline_budget` seconds of CPU, and only then do the workers start. A cycle
   of 304s never starts them. A cycle with many feeds never stored before (the
@@ -25,7 +31,8 @@ commit together, as ever).
   watchlists change or one dies. `poll --once` has them for its one cycle.
 - Spawned workers import the main module, so a script that runs a cycle must
   guard it with `if __name__ == "__main__":` (the CLI, pytest and the
-  benchmarks do). Workers that cannot start leave the cycle reading in-process.
+  benchmarks do). Workers that cannot start leave the cycle reading on the
+  parse thread.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -56,7 +63,6 @@ log = logging.getLogger(__name__)
 
 INLINE_BUDGET_SECONDS = 0.5
 FRESH_FEEDS_FOR_WORKERS = 20
-MAX_AUTO_WORKERS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +105,9 @@ def inline_budget_for(feeds: Sequence[Feed]) -> float:
     return 0.0 if fresh >= FRESH_FEEDS_FOR_WORKERS else INLINE_BUDGET_SECONDS
 
 
-def auto_workers(configured: int) -> int:
-    """One worker per CPU but one (the main process fetches, stores and matches on
-    that one), at least one and at most MAX_AUTO_WORKERS. A worker is 40-50 MB."""
-    return configured or max(1, min((os.cpu_count() or 1) - 1, MAX_AUTO_WORKERS))
-
-
 class ParseWorkers:
-    """Parse worker processes that outlive a cycle (`monitor run` keeps one for its life).
+    """Where feeds are parsed, for as long as the service runs: its parse thread (no
+    worker processes), or parse worker processes that outlive a cycle.
 
     Starting a worker costs imports and compiling the matcher, 0.5 s of CPU or more, and
     a steady cycle parses a few feeds: paid every cycle, that start-up was most of the
@@ -117,20 +118,26 @@ class ParseWorkers:
 
     @classmethod
     def for_poll(cls, poll: PollConfig) -> ParseWorkers:
-        """As many workers as `[poll] parse_workers` says (0: `auto_workers`)."""
-        return cls(auto_workers(poll.parse_workers), poll.field_limits)
+        """As many worker processes as `[poll] parse_workers` says (0: the parse thread)."""
+        return cls(poll.parse_workers, poll.field_limits)
 
     def __init__(self, workers: int, limits: FieldLimits = DEFAULT_LIMITS) -> None:
-        self.workers = workers
+        self.workers = workers  # 0: none, parse on the thread
         self.limits = limits
         self.watchlists: list[Watchlist] = []
         self.starts = 0  # how many times workers were started: once, in a steady service
         self.worked = False  # some worker has read a feed: they can run here
         self._executor: ProcessPoolExecutor | None = None
+        self._thread: ThreadPoolExecutor | None = None
 
     @property
     def running(self) -> bool:
         return self._executor is not None
+
+    @property
+    def in_process(self) -> bool:
+        """No worker processes: every feed is read on the parse thread."""
+        return self.workers == 0
 
     def use(self, watchlists: Sequence[Watchlist]) -> None:
         """Match with these watchlists from now on: workers compiled for others go."""
@@ -158,10 +165,21 @@ class ParseWorkers:
         self.worked = True
         return outcome
 
+    async def read_here(self, result: FetchResult, now: datetime) -> ReadFeed:
+        """`read_inline` on the parse thread: off the event loop, which goes on fetching
+        (the GIL passes between them every few milliseconds)."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="parse")
+        future = self._thread.submit(read_inline, result, now, self.limits)
+        return await asyncio.wrap_future(future, loop=asyncio.get_running_loop())
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._thread is not None:
+            self._thread.shutdown(wait=True, cancel_futures=True)
+            self._thread = None
 
     def _start(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -196,6 +214,7 @@ class ParsePool:
         if self._workers.running:  # already started: reading inline would only stall the loop
             self.inline_budget = 0.0
         self._inline_cpu = 0.0
+        self._on_thread = self._workers.in_process  # or workers cannot start here
 
     async def __aenter__(self) -> ParsePool:
         return self
@@ -208,7 +227,11 @@ class ParsePool:
             self._workers.close()
 
     async def read(self, result: FetchResult, now: datetime) -> ReadFeed:
-        if self._inline_cpu < self.inline_budget or result.error or result.not_modified:
+        if result.error or result.not_modified:
+            return ReadFeed(result)
+        if self._on_thread:
+            return await self._workers.read_here(result, now)
+        if self._inline_cpu < self.inline_budget:
             started = time.process_time()
             item = read_inline(result, now, self.limits)
             self._inline_cpu += time.process_time() - started
@@ -222,18 +245,20 @@ class ParsePool:
         try:
             parsed, hits = await self._workers.read(result, now, match)
         except Exception as exc:
-            return self._read_after_failure(result, now, exc)
+            return await self._read_after_failure(result, now, exc)
         return ReadFeed(replace(result, body=b""), parsed, hits, digest)
 
-    def _read_after_failure(self, result: FetchResult, now: datetime, exc: Exception) -> ReadFeed:
-        """Workers that never worked (they cannot start here): read in-process from now on.
-        Workers that worked, then died on this feed (killed, out of memory): the feed fails
-        and the next one gets fresh workers."""
+    async def _read_after_failure(
+        self, result: FetchResult, now: datetime, exc: Exception
+    ) -> ReadFeed:
+        """Workers that never worked (they cannot start here): read on the parse thread
+        from now on. Workers that worked, then died on this feed (killed, out of memory):
+        the feed fails and the next one gets fresh workers."""
         self._workers.close()
         if not self._workers.worked:
-            log.warning("parse workers unavailable, reading in-process: %r", exc)
-            self.inline_budget = float("inf")
-            return read_inline(result, now, self.limits)
+            log.warning("parse workers unavailable, reading on the parse thread: %r", exc)
+            self._on_thread = True
+            return await self._workers.read_here(result, now)
         log.error("parse worker died feed=%s error=%r", result.feed.url, exc)
         error = f"parser failed: {exc.__class__.__name__}"
         return ReadFeed(

@@ -9,8 +9,9 @@ The pipeline, and the code below follows it stage by stage:
           moments and at the end)
         | archive | deliver | store.finish_sent
 
-`parse` (and, in a big cycle, `match` as well) runs in worker processes
-(parsepool.py); everything that touches the database runs here.
+`parse` runs on a parse thread, or (`[poll] parse_workers`, in a big cycle) in
+worker processes with `match` as well (parsepool.py); everything that touches
+the database runs here.
 
 A feed that fails becomes a recorded outcome (`feeds.last_error`, backoff)
 and the cycle goes on. Nothing is sent from the poll itself: alerts are
@@ -38,7 +39,6 @@ from monitor.feeds.parsepool import (
     ParsePool,
     ParseWorkers,
     ReadFeed,
-    auto_workers,
     inline_budget_for,
 )
 from monitor.pipeline.digestjob import update_archive
@@ -138,12 +138,11 @@ async def _fetch_and_store(
     poll = rt.config.poll
 
     async def fetch_and_store() -> None:
-        workers = auto_workers(poll.parse_workers)
         with ThreadPoolExecutor(1, thread_name_prefix="store") as writer:
             async with (
                 Fetcher(poll, connections=rt.connections) as fetcher,
                 ParsePool(
-                    workers,
+                    poll.parse_workers,
                     rt.library.watchlists,
                     inline_budget_for(feeds),
                     poll.field_limits,

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 from monitor.core.config import Config
 from monitor.core.timeutil import iso, local_midnight, parse_iso
 from monitor.storage import Store
-from monitor.storage.postgres import PgStore
+
+if TYPE_CHECKING:
+    from monitor.storage.postgres import PgStore
 
 
 def collect_status(store: Store, config: Config, now: datetime) -> dict[str, Any]:
@@ -61,10 +63,10 @@ def collect_status(store: Store, config: Config, now: datetime) -> dict[str, Any
 def _workers(store: Store, config: Config, now: datetime) -> dict[str, Any]:
     """On PostgreSQL, the live workers (several may share the database): id, host, last
     heartbeat, feeds claimed now, and which one holds the bot. Nothing on SQLite."""
-    if not isinstance(store, PgStore):
+    if not store.shared:
         return {}
     beat = max(1.0, min(15.0, config.poll.interval_seconds / 2))  # pipeline/workers.py's
-    live = store.live_workers(now, now - timedelta(seconds=3 * beat))
+    live = cast("PgStore", store).live_workers(now, now - timedelta(seconds=3 * beat))
     holder = next((w["id"] for w in live if w["holds_bot"]), None)
     return {"workers": live, "bot_holder": holder}
 

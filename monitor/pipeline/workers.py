@@ -17,11 +17,14 @@ import math
 import os
 import socket
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, cast
 
 from monitor.core.errors import StoreError
 from monitor.core.models import Feed
 from monitor.pipeline.runtime import Runtime
-from monitor.storage.postgres import PgStore
+
+if TYPE_CHECKING:
+    from monitor.storage.postgres import PgStore
 
 log = logging.getLogger(__name__)
 LEASE_MARGIN_SECONDS = 60  # a lease outlives the cycle deadline by this much (at most)
@@ -47,7 +50,7 @@ def lease_seconds(rt: Runtime) -> float:
 
 
 def shared_store(rt: Runtime) -> PgStore | None:
-    return rt.store if isinstance(rt.store, PgStore) else None
+    return cast("PgStore", rt.store) if rt.store.shared else None
 
 
 def live_since(rt: Runtime, now: datetime) -> datetime:

@@ -70,6 +70,11 @@ def wraps_errors(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class StorageBase:
+    # Several services may use the database at once (PostgreSQL: they divide the feeds
+    # and elect who runs the bot). Asked of the store, not by isinstance, so that psycopg
+    # loads only where it is used: it is 9 MB of a service's memory.
+    shared = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every public method of a mixin wraps foreign errors at the boundary: callers
         catch `StoreError` (core.errors), never sqlite3's, whatever path raised it."""

@@ -19,7 +19,7 @@ from test_bot import CHAT, OTHER, running_bot
 
 from monitor.bot import app as bot
 from monitor.bot import talk
-from monitor.cli.run import build_telegram_runtime
+from monitor.cli.botmode import build_telegram_runtime
 from monitor.core.config import TelegramConfig
 from monitor.delivery.ratelimit import Limits
 from monitor.pipeline.cycle import sync_config_feeds

@@ -132,6 +132,7 @@ class PgBase(StorageBase):
     """The PostgreSQL database behind `[storage] url`, opened and migrated."""
 
     backend = "PostgreSQL"
+    shared = True
 
     def __init__(
         self, url: str, busy_timeout: float = 30, pool_size: int = 8, migrate: bool = True
