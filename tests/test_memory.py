@@ -85,3 +85,30 @@ def test_a_console_poll_on_sqlite_loads_neither_telegram_nor_psycopg(tmp_path):
         )
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stderr
     assert "articles_new=1" in done.stderr or "1 new" in done.stderr, done.stderr
+
+
+@glibc
+def test_malloc_keeps_two_arenas_unless_the_operator_said_otherwise(monkeypatch):
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert memory.limit_malloc_arenas()
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert not memory.limit_malloc_arenas()
+
+
+def test_the_service_and_a_poll_limit_the_arenas_before_anything_runs(monkeypatch, tmp_path):
+    from monitor.cli import run
+    from monitor.core.config import Config
+
+    calls = []
+    monkeypatch.setattr(run, "limit_malloc_arenas", lambda: calls.append("arenas"))
+
+    def refuse(*args, **kwargs):
+        calls.append("runtime")
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(run, "build_runtime", refuse)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    for command in (run.run_worker, run.poll_once):
+        with pytest.raises(RuntimeError):
+            asyncio.run(command(Config()))
+    assert calls == ["arenas", "runtime"] * 2

@@ -116,7 +116,7 @@ def run_demo(watchlists: Path, keep: Path | None) -> int:
             digest=replace(DigestConfig(), html_dir=folder / "digests"),
             # one feed at a time, in this order: the same story from three outlets is
             # stored from the same one every run, so the output never changes
-            poll=replace(PollConfig(), max_concurrency=1, per_host=1, parse_workers=1),
+            poll=replace(PollConfig(), max_concurrency=1, per_host=1),
         )
         rt = build_runtime(config)
         clock = DemoClock(DEMO_START)

@@ -14,6 +14,7 @@ import os
 
 from monitor.core.config import Config
 from monitor.core.errors import DeliveryError
+from monitor.core.memory import limit_malloc_arenas
 from monitor.core.stop import stop_on_signals
 from monitor.pipeline.cycle import poll_cycle, sync_config_feeds
 from monitor.pipeline.runtime import CycleReport, Runtime, build_runtime
@@ -27,6 +28,7 @@ async def poll_once(config: Config) -> tuple[CycleReport, list[str]]:
     """`monitor poll --once`: with a token, subscribers get their alerts from this cycle too
     (rows the rate limits hold back wait in the outbox for the next run). SIGTERM/SIGINT
     stop it between feeds; returns the report and the signals received."""
+    limit_malloc_arenas()
     token = telegram_token()
     if token:
         from monitor.cli.botmode import build_telegram_runtime, telegram_sink
@@ -57,6 +59,7 @@ async def poll_once(config: Config) -> tuple[CycleReport, list[str]]:
 
 
 async def run_worker(config: Config) -> int:
+    limit_malloc_arenas()
     token = telegram_token()
     if token:
         from monitor.cli.botmode import build_telegram_runtime, run_with_bot

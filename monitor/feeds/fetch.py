@@ -18,7 +18,8 @@ Retry-After carries the server's wish on to the feed's next attempt. Whatever
 goes wrong, `fetch` returns a `FetchResult` with `error` set and never raises:
 one feed never ends a cycle. Idle connections are kept, a few per host
 (`HostPools`), for the next feeds on that host and, in the service (one
-`Connections` for its life), for the next cycles.
+`Connections` for its life), for the next cycles; a host's feeds start spread
+through the cycle (`hostorder`), so one connection serves them in turn.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from monitor.feeds import compat
 from monitor.feeds.backlog import Backlog, take_ready
 from monitor.feeds.contentcoding import ACCEPT_ENCODING, BodyDecoder
 from monitor.feeds.filefeed import failed, open_files_limit, read_file
+from monitor.feeds.hostorder import spread_hosts
 from monitor.feeds.retryafter import retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -176,7 +178,7 @@ class Fetcher:
             except Exception as exc:  # a bug in `then`: raised to the caller, as it should
                 ready.put_nowait((None, len(result.body), exc))
 
-        tasks = [asyncio.create_task(fetch_and_read(feed)) for feed in feeds]
+        tasks = [asyncio.create_task(fetch_and_read(feed)) for feed in spread_hosts(feeds)]
         left = len(tasks)
         try:
             while left:
