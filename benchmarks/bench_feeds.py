@@ -1,6 +1,6 @@
 """How does a poll cycle scale? 500 and 2,000 feeds of 50 items from a local feed farm.
 
-    python benchmarks/bench_feeds.py [--sizes 500,2000] [--quick]
+    python benchmarks/bench_feeds.py [--sizes 500,2000] [--quick] [--parse-workers N]
 
 For each size, in fresh processes: the farm (feed_farm.py: fast, no-validator,
 slow, failing, hanging and HTML feeds spread over many loopback hosts) and
@@ -53,6 +53,7 @@ path = "{watchlists}"
 timeout_seconds = 10
 per_host = 4
 jitter_seconds = 0
+parse_workers = {parse_workers}
 [logging]
 level = "ERROR"
 """
@@ -154,7 +155,7 @@ def parse_baseline_ms(items: int, feeds: int = 20, rounds: int = 3) -> float:
     return best * 1000
 
 
-def bench_size(feeds: int, items: int) -> list[dict]:
+def bench_size(feeds: int, items: int, workers: int = 0) -> list[dict]:
     farm = subprocess.Popen(
         [
             sys.executable,
@@ -171,7 +172,9 @@ def bench_size(feeds: int, items: int) -> list[dict]:
         listing = json.loads(farm.stdout.readline())
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "config.toml"
-            text = CONFIG.format(db=Path(tmp) / "bench.db", watchlists=ROOT / "watchlists")
+            text = CONFIG.format(
+                db=Path(tmp) / "bench.db", watchlists=ROOT / "watchlists", parse_workers=workers
+            )
             text += "".join(f'[[feeds]]\nurl = "{f["url"]}"\n' for f in listing["feeds"])
             config.write_text(text, encoding="utf-8")
             kinds = Path(tmp) / "kinds.json"
@@ -246,12 +249,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="500,2000", help="comma-separated feed counts")
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--quick", action="store_true", help="100 feeds only, to try it out")
+    parser.add_argument(
+        "--parse-workers", type=int, default=0, help="[poll] parse_workers (0: the parse thread)"
+    )
     args = parser.parse_args()
     sizes = [100] if args.quick else [int(s) for s in args.sizes.split(",")]
     baselines = [parse_baseline_ms(args.items)]
     results = {}
     for n in sizes:
-        results[n] = bench_size(n, args.items)
+        results[n] = bench_size(n, args.items, args.parse_workers)
         baselines.append(parse_baseline_ms(args.items))
     print(
         f"{platform.python_implementation()} {platform.python_version()}, "

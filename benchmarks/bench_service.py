@@ -2,6 +2,7 @@
 
     python benchmarks/bench_service.py [--sizes 500,2000] [--steady 2]
     python benchmarks/bench_service.py --sizes 2000 --rss2email PATH/TO/r2e
+    python benchmarks/bench_service.py --sizes 2000 --parse-workers 1   # worker processes
 
 For each size: the farm (feed_farm.py) in its own process, and `monitor run`
 (the real CLI, console mode, shipped watchlists, a new database) as a
@@ -63,6 +64,7 @@ path = "{db}"
 path = "{watchlists}"
 [poll]
 interval_seconds = {interval}
+parse_workers = {parse_workers}
 jitter_seconds = 0
 timeout_seconds = 10
 [digest]
@@ -185,7 +187,7 @@ def start_farm(feeds: int) -> tuple[subprocess.Popen, dict]:
 
 
 # -- the service -------------------------------------------------------------------------------
-def run_service(feeds: int, steady: int, listing: dict, tmp: Path) -> dict:
+def run_service(feeds: int, steady: int, listing: dict, tmp: Path, parse_workers: int = 0) -> dict:
     plan = ["new"] + ["304", "10%"] * steady
     config = tmp / "config.toml"
     interval = INTERVAL.get(feeds, max(20, feeds // 60))
@@ -194,6 +196,7 @@ def run_service(feeds: int, steady: int, listing: dict, tmp: Path) -> dict:
             db=(tmp / "monitor.db").as_posix(),
             watchlists=(ROOT / "watchlists").as_posix(),
             interval=interval,
+            parse_workers=parse_workers,
             digests=(tmp / "digests").as_posix(),
         )
         + "".join(f'[[feeds]]\nurl = "{f["url"]}"\n' for f in listing["feeds"]),
@@ -359,12 +362,12 @@ def run_rss2email(r2e: str, listing: dict, tmp: Path) -> dict:
 
 
 # -- report ------------------------------------------------------------------------------------
-def bench_size(feeds: int, steady: int, r2e: str | None) -> dict:
+def bench_size(feeds: int, steady: int, r2e: str | None, parse_workers: int = 0) -> dict:
     farm, listing = start_farm(feeds)
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            service = run_service(feeds, steady, listing, tmp)
+            service = run_service(feeds, steady, listing, tmp, parse_workers)
             base = listing["control"].rsplit("/", 1)[0]
             log = get_json(f"{base}/_log")
             floor = floors(log, listing, tmp)
@@ -409,7 +412,8 @@ def report(results: dict[int, dict]) -> str:
         roles = ", ".join(f"{k} {v:.0f}" for k, v in sorted(top["rss_by_role"].items()))
         summary.append(
             f"- {feeds:,} feeds: the tree's RSS peaked in cycle "
-            f"{service['cycles'].index(top) + 1} at {top['rss']:.0f} MB: {roles}"
+            f"{service['cycles'].index(top) + 1} at {top['rss']:.0f} MB: {roles}; the "
+            f"first cycle was done {service['cycles'][0]['gap']:.0f} s after the start"
         )
         summary.append(
             f"- {feeds:,} feeds: steady 304 cycle {statistics.median(ratios['304']):.2f}× the "
@@ -437,10 +441,13 @@ def main() -> None:
     parser.add_argument("--steady", type=int, default=2, help="pairs of steady cycles")
     parser.add_argument("--rss2email", metavar="PATH", help="an r2e executable, for its baseline")
     parser.add_argument("--json", metavar="FILE", help="also write the raw results here")
+    parser.add_argument(
+        "--parse-workers", type=int, default=0, help="[poll] parse_workers (0: the parse thread)"
+    )
     args = parser.parse_args()
     results = {}
     for size in (int(s) for s in args.sizes.split(",")):
-        results[size] = bench_size(size, args.steady, args.rss2email)
+        results[size] = bench_size(size, args.steady, args.rss2email, args.parse_workers)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     print(

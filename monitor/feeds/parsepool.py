@@ -6,13 +6,14 @@ request in flight (and the bot's replies), so it never runs there for long.
 
 - By default (`[poll] parse_workers = 0`) the service parses on a thread of its
   own, the store matching the new articles on its writer thread. One process
-  is the least memory: a worker process is 40-50 MB more (its own interpreter,
-  feedparser and the compiled matcher), a third of the whole service at 2,000
-  feeds. The CPU is the same; what a worker buys is wall time on a machine with
-  a spare core, mostly in the first cycle (2,000 new feeds: 30 s instead of 45).
+  is the least memory: a worker process is 53-58 MB more (its own interpreter,
+  feedparser and the compiled matcher) and multiprocessing's resource tracker
+  13 MB, more than half again the whole service at 2,000 feeds (108 MB). The
+  CPU is the same; what a worker buys is wall time on a machine with a spare
+  core, mostly in the first cycle (2,000 new feeds: 30 s instead of 45).
 - With `parse_workers = N` the stage `parse | match` runs in N worker
   processes, and the main process keeps fetching and storing (a feed's
-  articles, hits and ETag commit together, as ever):
+  articles, hits and ETag commit together, as ever). Then:
 - Small cycles stay in-process: bodies are parsed inline until that has cost
   `inline_budget` seconds of CPU, and only then do the workers start. A cycle
   of 304s never starts them. A cycle with many feeds never stored before (the
