@@ -175,3 +175,38 @@ def test_many_feeds_never_polled_start_the_workers_with_the_first_body():
     assert parsepool.inline_budget_for(fresh) == 0
     assert parsepool.inline_budget_for(fresh[1:] + known * 10) == parsepool.INLINE_BUDGET_SECONDS
     assert parsepool.inline_budget_for([]) == parsepool.INLINE_BUDGET_SECONDS
+
+
+def test_workers_that_cannot_start_leave_the_cycle_reading_on_the_parse_thread(monkeypatch):
+    """A machine where processes cannot be spawned (a sandbox, no /dev/shm) still parses:
+    off the event loop, on the parse thread, from the first feed on."""
+    from datetime import UTC, datetime
+
+    from monitor.core.models import Feed, FetchResult
+
+    def refuse(*args, **kwargs):
+        raise OSError("cannot spawn here")
+
+    monkeypatch.setattr(parsepool, "ProcessPoolExecutor", refuse)
+    seen_on: list[str] = []
+    original = parsepool.read_inline
+
+    def spying(*args, **kwargs):
+        seen_on.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(parsepool, "read_inline", spying)
+    body = rss([{"title": f"Story {i} here", "link": f"https://e.org/{i}"} for i in range(3)])
+
+    async def run():
+        async with parsepool.ParsePool(1, [], inline_budget=0) as pool:
+            return [
+                await pool.read(
+                    FetchResult(Feed(f"https://x.test/{i}"), 200, body), datetime.now(UTC)
+                )
+                for i in range(2)
+            ]
+
+    items = asyncio.run(run())
+    assert [len(item.parsed.articles) for item in items] == [3, 3]
+    assert len(seen_on) == 2 and all(name.startswith("parse") for name in seen_on)
