@@ -1,7 +1,7 @@
 """Would HTTP/2 help the poller? httpx over HTTP/1.1 and HTTP/2, TLS, keep-alive, one host.
 
-    python -m venv /tmp/h2 && /tmp/h2/bin/pip install 'httpx[http2]' hypercorn trustme
-    /tmp/h2/bin/python benchmarks/bench_http2.py [--feeds 100] [--per-host 4] [--pairs 5]
+    python -m venv H2VENV && H2VENV/bin/pip install 'httpx[http2]' hypercorn trustme
+    H2VENV/bin/python benchmarks/bench_http2.py [--feeds 100] [--per-host 4] [--pairs 5]
 
 HTTP/2 needs the `h2` package, which the project does not install, so this runs from a
 venv of its own. A hypercorn server (TLS, ALPN h2 and http/1.1, a certificate from
