@@ -50,9 +50,8 @@ def _malloc_trim() -> Callable[[int], int] | None:
 def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     """Let malloc keep at most `arenas` arenas (before the threads start); False where
     that is not possible. An operator's MALLOC_ARENA_MAX is left as it is."""
-    libc = _libc()
-    mallopt = getattr(libc, "mallopt", None)
-    if mallopt is None or getattr(libc, "malloc_trim", None) is None:  # not glibc
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None or _malloc_trim() is None:  # not glibc
         return False
     if os.environ.get("MALLOC_ARENA_MAX"):
         return False

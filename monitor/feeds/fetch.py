@@ -29,7 +29,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -41,7 +40,7 @@ from monitor.feeds import compat
 from monitor.feeds.backlog import Backlog, take_ready
 from monitor.feeds.contentcoding import ACCEPT_ENCODING, BodyDecoder
 from monitor.feeds.filefeed import failed, open_files_limit, read_file
-from monitor.feeds.hostorder import spread_hosts
+from monitor.feeds.hostorder import host_of, spread_hosts
 from monitor.feeds.retryafter import retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -200,7 +199,7 @@ class Fetcher:
         started = time.monotonic()
         if feed.url.startswith("file://"):
             return await asyncio.to_thread(read_file, feed, started, self.poll.max_bytes)
-        host = urlsplit(feed.url).hostname or ""
+        host = host_of(feed.url)
         per_host = self._per_host.setdefault(host, asyncio.Semaphore(self.poll.per_host))
         # per host first: feeds queued behind a busy host must not hold global slots
         async with per_host, self._global_slot():

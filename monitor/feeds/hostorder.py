@@ -18,13 +18,18 @@ from urllib.parse import urlsplit
 from monitor.core.models import Feed
 
 
+def host_of(url: str) -> str:
+    """The host a feed's requests go to, as the per-host limits count it."""
+    return urlsplit(url).hostname or ""
+
+
 def spread_hosts(feeds: Sequence[Feed]) -> list[Feed]:
     """The feeds in their order, except that a host's second feed comes after every
     host's first, its third after every second, and so on."""
     seen: dict[str, int] = {}
     ranked: list[tuple[int, int, Feed]] = []
     for position, feed in enumerate(feeds):
-        host = urlsplit(feed.url).hostname or ""
+        host = host_of(feed.url)
         rank = seen.get(host, 0)
         seen[host] = rank + 1
         ranked.append((rank, position, feed))
